@@ -1,0 +1,19 @@
+//! `hotreload._hotreload`: the parts of hotreload that need C-level access to CPython.
+//!
+//! The public API and its documentation live in the Python package `hotreload`;
+//! this module only registers the primitives it is built on.
+
+mod closure;
+mod function;
+mod version;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(closure::update_function, m)?)?;
+    m.add_function(wrap_pyfunction!(closure::update_function_in, m)?)?;
+    m.add_function(wrap_pyfunction!(closure::_set_class_updater, m)?)?;
+    m.add_class::<function::FunctionState>()?;
+    Ok(())
+}
