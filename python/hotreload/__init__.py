@@ -4,17 +4,40 @@ Every reference the program already holds (module globals, ``from x import f``
 copies, callbacks in registries, bound methods, decorator closures, live
 instances) runs the new code, while the program's live state survives.
 
-The public API:
+- :func:`update_function` makes one function behave as another, in place.
+- :func:`update_class` reconciles one class into another, in place.
+- :func:`reload` re-executes a module's source into the same module object,
+  transactionally; :func:`install` makes ``importlib.reload`` do the same.
+- :func:`replace_func` and :func:`apply_hotfix` patch a live process from a script.
+- :func:`watch` reloads modules as their files change.
 
-- :func:`update_function` -- make one function behave as another, in place.
-- :func:`update_class` -- reconcile one class into another, in place.
-- :func:`reload` -- re-execute a module's source into the same module object.
-- :class:`ReloadFinder`, :func:`install`, :func:`uninstall` -- make
-  ``importlib.reload`` do the same.
-- :func:`replace_func`, :func:`apply_hotfix` -- hotfix scripts.
-- :func:`watch` -- reload modules as their files change.
+Errors a user can cause raise :class:`ReloadError` (or ``TypeError`` for bad
+arguments). Everything is logged under the logger ``hotreload``.
 """
 
+from hotreload._errors import ReloadError
+from hotreload._finder import ReloadFinder, install, uninstall
+from hotreload._hotfix import apply_hotfix, replace_func
 from hotreload._hotreload import update_function
+from hotreload._reconcile import update_class
+from hotreload._reload import reload
+from hotreload._report import HotfixReport, ReloadReport
+from hotreload._watch import Watcher, watch
 
-__all__ = ["update_function"]
+__version__ = "0.1.0"
+
+__all__ = [
+    "HotfixReport",
+    "ReloadError",
+    "ReloadFinder",
+    "ReloadReport",
+    "Watcher",
+    "apply_hotfix",
+    "install",
+    "reload",
+    "replace_func",
+    "uninstall",
+    "update_class",
+    "update_function",
+    "watch",
+]
