@@ -1,6 +1,275 @@
-"""(being written)"""
-from typing import Any
+"""Reconciling new objects into old ones, so the old ones keep their identity.
+
+A :class:`Reconciler` belongs to one transaction. It folds each new function or
+class into its old counterpart (``update_function`` / ``update_class``),
+remembers which new object became which old one, and makes what the reload
+created refer to the kept objects (closure cells, bases, containers).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from hotreload import _hotreload
+from hotreload._errors import ReloadError
+from hotreload._policy import DataPolicy
+from hotreload._transaction import Transaction
+
+_CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
+
+PolicyFor = Callable[[str], Optional[DataPolicy]]
+"""Gives the data policy for a scope (a class qualname), or None for the type-based rule."""
 
 
-def update_class(old: Any, new: Any) -> Any:
-    raise NotImplementedError
+def is_function(value: object) -> bool:
+    return type(value) is types.FunctionType
+
+
+def is_class(value: object) -> bool:
+    return isinstance(value, type)
+
+
+def is_cache_wrapper(value: object) -> bool:
+    """A ``functools.lru_cache``/``cache`` wrapper around a plain function."""
+    return type(value) is _CACHE_WRAPPER and is_function(getattr(value, "__wrapped__", None))
+
+
+def same_code(old: types.CodeType, new: types.CodeType) -> bool:
+    """True if two code objects do the same thing, wherever they sit in the file."""
+    if old.co_code != new.co_code or old.co_names != new.co_names:
+        return False
+    if old.co_varnames != new.co_varnames or old.co_freevars != new.co_freevars:
+        return False
+    if len(old.co_consts) != len(new.co_consts):
+        return False
+    for a, b in zip(old.co_consts, new.co_consts):
+        if isinstance(a, types.CodeType) and isinstance(b, types.CodeType):
+            if not same_code(a, b):
+                return False
+        elif type(a) is not type(b) or a != b:
+            return False
+    return True
+
+
+def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
+    """True if calling ``old`` would behave differently from calling ``new``."""
+    return not (
+        same_code(old.__code__, new.__code__)
+        and old.__defaults__ == new.__defaults__
+        and old.__kwdefaults__ == new.__kwdefaults__
+    )
+
+
+class Reconciler:
+    """Folds new objects into old ones within one transaction."""
+
+    def __init__(self, tx: Transaction, module_name: str, policy_for: PolicyFor) -> None:
+        self.tx = tx
+        self.module_name = module_name
+        self.policy_for = policy_for
+        # id(new object) -> the old object it was folded into. The new objects
+        # are kept alive by `_new` so their ids stay unique.
+        self.replaced: Dict[int, Any] = {}
+        self._new: List[Any] = []
+        self.updated: List[str] = []
+        self.warnings: List[str] = []
+        self._remapped: Set[int] = set()
+        tx.reconciler = self  # type: ignore[attr-defined]
+
+    # -- identity map ---------------------------------------------------------
+
+    def fold(self, old: Any, new: Any) -> None:
+        """Records that ``new`` is now represented by ``old``."""
+        if old is not new:
+            self.replaced[id(new)] = old
+            self._new.append(new)
+
+    def kept(self, value: Any) -> Any:
+        """The object that stands for ``value`` after the reload."""
+        return self.replaced.get(id(value), value)
+
+    # -- functions ------------------------------------------------------------
+
+    def update_function(self, old: types.FunctionType, new: types.FunctionType, label: str) -> types.FunctionType:
+        """Updates ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
+        if old is new or not self.tx.claim(old, new):
+            return old
+        changed = function_changed(old, new)
+        self.tx.update_function(old, new)
+        self.fold(old, new)
+        self.remap_closure(old)
+        if changed:
+            self.updated.append(label)
+        return old
+
+    def update_cache_wrapper(self, old: Any, new: Any, label: str) -> Any:
+        """``lru_cache``/``cache``: updates the wrapped function in place, clears the cache."""
+        self.update_function(old.__wrapped__, new.__wrapped__, label)
+        self.fold(old, new)
+        old.cache_clear()
+        return old
+
+    def remap_closure(self, func: types.FunctionType) -> None:
+        """Points closure cells that hold replaced new objects at the kept old ones.
+
+        A method that gains ``super()`` in an edit gets a new ``__class__`` cell
+        holding the new class; a generated frozen-dataclass ``__setattr__`` holds
+        it in ``cls``. Both must hold the class that was kept.
+        """
+        if id(func) in self._remapped:
+            return
+        self._remapped.add(id(func))
+        for cell in func.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            kept = self.replaced.get(id(value))
+            if kept is not None and kept is not value:
+                self._set_cell(cell, kept, value)
+            elif is_function(value):
+                self.remap_closure(value)
+
+    def _set_cell(self, cell: Any, value: Any, previous: Any) -> None:
+        cell.cell_contents = value
+
+        def undo() -> None:
+            cell.cell_contents = previous
+
+        self.tx.record(undo)
+
+    # -- classes --------------------------------------------------------------
+
+    def update_class(self, old: type, new: type, label: str) -> type:
+        """Updates class ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
+        from hotreload._classes import reconcile_class
+
+        if old is new or not self.tx.claim(old, new):
+            return old
+        self.fold(old, new)
+        reconcile_class(self, old, new, label)
+        return old
+
+    # -- any value ------------------------------------------------------------
+
+    def reconcile(self, old: Any, new: Any, label: str) -> Optional[Any]:
+        """Folds ``new`` into ``old`` if they are the same kind of definition.
+
+        Returns the object to keep, or None when the two cannot be reconciled
+        (different kinds: the caller then takes ``new``).
+        """
+        if is_function(old) and is_function(new):
+            return self.update_function(old, new, label)
+        if is_class(old) and is_class(new):
+            return self.update_class(old, new, label)
+        if is_cache_wrapper(old) and is_cache_wrapper(new):
+            return self.update_cache_wrapper(old, new, label)
+        return None
+
+    def adopt_new(self, value: Any) -> Any:
+        """Prepares a new object that joins the program as it is (nothing to fold into).
+
+        Whatever in it refers to replaced new objects is pointed at the kept ones.
+        """
+        value = self.kept(value)
+        if is_function(value):
+            self.remap_closure(value)
+        elif is_cache_wrapper(value):
+            self.remap_closure(value.__wrapped__)
+        elif is_class(value) and value.__module__ == self.module_name:
+            self.remap_class(value)
+        return value
+
+    def remap_class(self, cls: type) -> None:
+        """A class the reload adds: its bases and methods must use the kept classes."""
+        if id(cls) in self._remapped:
+            return
+        self._remapped.add(id(cls))
+        bases = tuple(self.kept(base) for base in cls.__bases__)
+        if bases != cls.__bases__:
+            try:
+                cls.__bases__ = bases
+            except TypeError as error:
+                raise ReloadError(
+                    f"cannot rebase new class {cls.__qualname__} onto the kept classes: {error}",
+                    name=self.module_name,
+                ) from error
+        for value in list(vars(cls).values()):
+            for func in functions_in(value):
+                self.remap_closure(func)
+            if is_class(value) and value.__module__ == self.module_name:
+                self.remap_class(value)
+
+    def remap_container(self, value: Any, created: Set[int], depth: int = 0) -> Any:
+        """Points containers the reload created at kept objects instead of replaced new ones.
+
+        Only containers whose id is in ``created`` (made while the new source ran)
+        are changed, in place for lists, dicts and sets; a tuple is rebuilt.
+        """
+        kept = self.replaced.get(id(value))
+        if kept is not None:
+            return kept
+        if depth > 8 or id(value) not in created:
+            return value
+        if type(value) is list:
+            for i, item in enumerate(value):
+                value[i] = self.remap_container(item, created, depth + 1)
+        elif type(value) is dict:
+            for key, item in list(value.items()):
+                value[key] = self.remap_container(item, created, depth + 1)
+        elif type(value) is set:
+            items = [self.remap_container(item, created, depth + 1) for item in value]
+            value.clear()
+            value.update(items)
+        elif type(value) is tuple:
+            items = tuple(self.remap_container(item, created, depth + 1) for item in value)
+            if any(a is not b for a, b in zip(items, value)):
+                return items
+        elif is_function(value):
+            self.remap_closure(value)
+        return value
+
+
+def functions_in(value: Any) -> List[types.FunctionType]:
+    """The plain functions inside a class attribute: itself, or the ones a wrapper holds."""
+    if is_function(value):
+        return [value]
+    if isinstance(value, (classmethod, staticmethod)):
+        inner = value.__func__
+        return [inner] if is_function(inner) else []
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if is_function(f)]
+    if is_cache_wrapper(value):
+        return [value.__wrapped__]
+    return []
+
+
+def _update_class_cell(old: type, new: type, tx: Optional[Transaction]) -> None:
+    """Called by ``update_function`` (Rust) for closure cells that hold classes on both sides."""
+    if tx is None:
+        update_class(old, new)
+        return
+    reconciler = getattr(tx, "reconciler", None) or Reconciler(tx, old.__module__, lambda scope: None)
+    reconciler.update_class(old, new, old.__qualname__)
+
+
+def update_class(old: type, new: type) -> type:
+    """Reconciles class ``new`` into class ``old`` in place and returns ``old``.
+
+    ``old`` keeps its identity (every ``isinstance``, subclass and live
+    instance) and gets ``new``'s methods, descriptors, nested classes and
+    generated methods. Class-level data follows the type-based data rule
+    (immutable values take the new value, others keep the live one). A change
+    that cannot be applied in place raises :class:`ReloadError` and changes nothing.
+    """
+    for argument, value in (("old", old), ("new", new)):
+        if not isinstance(value, type):
+            raise TypeError(f"update_class() argument '{argument}' must be a class, not {type(value).__qualname__}")
+    with Transaction() as tx:
+        Reconciler(tx, old.__module__, lambda scope: None).update_class(old, new, old.__qualname__)
+    return old
+
+
+_hotreload._set_class_updater(_update_class_cell)

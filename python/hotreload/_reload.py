@@ -1,6 +1,308 @@
-"""(being written)"""
-from typing import Any
+"""``hotreload.reload``: re-execute a module's source into the same module object.
+
+The story of a reload:
+
+1. read the module's current source from its file (never a ``.pyc``) and compile it;
+2. run it in a scratch namespace, a copy of the module's dict, with a scratch
+   module standing in ``sys.modules``: new definitions see the module's own
+   names, and no other thread ever sees a half-executed module;
+3. point the functions the run created at the module's real dict;
+4. in one transaction, fold new functions and classes into the old ones,
+   decide each data name by the data policy, write the result into the
+   module's dict and rebind ``from module import name`` copies elsewhere;
+5. on any failure, roll the transaction back and raise :class:`ReloadError`:
+   the module is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import linecache
+import logging
+import sys
+import threading
+import time
+import types
+import weakref
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
+
+from hotreload import _hotreload, _sources
+from hotreload._errors import ReloadError
+from hotreload._namespace import reconcile_namespace, stored_names
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
+from hotreload._rebind import rebind_importers
+from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
+from hotreload._report import ReloadReport
+from hotreload._transaction import Transaction
+
+logger = logging.getLogger("hotreload")
+
+# One reload at a time, whichever thread asks (a watcher, the main program).
+_reload_lock = threading.RLock()
+
+_OPTIONS = frozenset({"keep", "refresh", "rebind"})
 
 
-def reload(module: Any, **options: Any) -> Any:
-    raise NotImplementedError
+def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport:
+    """Re-executes ``module``'s current source and reconciles it into the same module object.
+
+    ``module`` is a module or its dotted name. Functions and classes keep their
+    identity and get the new behaviour; data follows the data policy; names no
+    longer defined are removed. Options: ``keep`` and ``refresh`` (extra names
+    for the data policy), ``rebind`` (default True: rebind ``from module import
+    name`` copies in other modules).
+
+    Raises :class:`ReloadError` (nothing changed) if the source cannot be read,
+    compiled or executed, or if an object cannot be reconciled.
+    """
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise TypeError(f"reload() got unexpected option(s): {', '.join(sorted(unknown))}")
+    module = _resolve(module)
+    with _reload_lock:
+        report = _Reload(module, options).run()
+    logger.info("%s", report)
+    return report
+
+
+def _resolve(module: Union[types.ModuleType, str]) -> types.ModuleType:
+    if isinstance(module, types.ModuleType):
+        return module
+    if isinstance(module, str):
+        found = sys.modules.get(module)
+        if found is None:
+            raise ReloadError(f"module {module!r} is not loaded", name=module)
+        return found
+    raise TypeError(f"reload() argument must be a module or a module name, not {type(module).__qualname__}")
+
+
+class _Reload:
+    """One reload of one module, start to finish."""
+
+    def __init__(self, module: types.ModuleType, options: Dict[str, Any]) -> None:
+        self.module = module
+        self.name: str = module.__name__
+        self.options = options
+        self.path = source_path(module)
+        self.report = ReloadReport(module=self.name, filename=self.path)
+
+    def run(self) -> ReloadReport:
+        started = time.perf_counter()
+        data, text = self._read()
+        code = self._compile(data)
+        previous = _sources.previous(self.name)
+        namespace, created = self._execute(code)
+        self._reconcile(namespace, created, code, text, previous)
+        _sources.record(self.name, data)
+        linecache.checkcache(self.path)
+        self.report.duration = time.perf_counter() - started
+        return self.report
+
+    # -- 1. read and compile --------------------------------------------------
+
+    def _read(self) -> Tuple[bytes, str]:
+        try:
+            with open(self.path, "rb") as file:
+                data = file.read()
+            return data, importlib.util.decode_source(data)
+        except (OSError, SyntaxError, UnicodeDecodeError) as error:
+            raise ReloadError(
+                f"cannot read the source of module {self.name} from {self.path}: {error}",
+                name=self.name,
+                path=self.path,
+            ) from error
+
+    def _compile(self, data: bytes) -> types.CodeType:
+        try:
+            return compile(data, self.path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            lineno = getattr(error, "lineno", None)
+            message = getattr(error, "msg", None) or str(error)
+            raise ReloadError(
+                f"cannot reload module {self.name}: syntax error in {self.path}, line {lineno}: {message}",
+                name=self.name,
+                path=self.path,
+                lineno=lineno,
+            ) from error
+
+    # -- 2. and 3. execute in a scratch namespace -------------------------------
+
+    def _execute(self, code: types.CodeType) -> Tuple[Dict[str, Any], Set[int]]:
+        """Runs ``code`` in a copy of the module's dict; returns it and the ids of objects it made."""
+        scratch = types.ModuleType(self.name)
+        namespace = scratch.__dict__
+        namespace.update(self.module.__dict__)
+        young_before = {id(obj) for obj in gc.get_objects(0)}
+        gc_was_enabled = gc.isenabled()
+        # With the collector paused, everything the run allocates stays in the
+        # youngest generation, which is how the functions it made are found
+        # without scanning the heap.
+        gc.disable()
+        sys.modules[self.name] = scratch
+        try:
+            exec(code, namespace)
+        except Exception as error:
+            raise self._execution_error(error) from error
+        finally:
+            if sys.modules.get(self.name) is scratch:
+                sys.modules[self.name] = self.module
+            young = gc.get_objects(0)
+            if gc_was_enabled:
+                gc.enable()
+        created = {id(obj) for obj in young} - young_before
+        self._move_to_module_globals(namespace, young)
+        return namespace, created
+
+    def _execution_error(self, error: Exception) -> ReloadError:
+        lineno = _line_in_file(error.__traceback__, self.path)
+        return ReloadError(
+            f"cannot reload module {self.name}: {type(error).__name__}: {error} "
+            f"(while executing {self.path}, line {lineno})",
+            name=self.name,
+            path=self.path,
+            lineno=lineno,
+        )
+
+    def _move_to_module_globals(self, namespace: Dict[str, Any], young: List[Any]) -> None:
+        """Points every function the run made at the module's dict instead of the scratch one."""
+        functions = [obj for obj in young if type(obj) is types.FunctionType and obj.__globals__ is namespace]
+        functions.extend(_reachable_functions(namespace.values(), namespace))
+        _hotreload.rebind_globals(functions, namespace, self.module.__dict__)
+        for obj in young:
+            frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
+            if frame is not None and frame.f_globals is namespace:
+                # A suspended generator's frame borrows the scratch dict (3.11+).
+                weakref.finalize(obj, _keep_alive, namespace)
+
+    # -- 4. reconcile -------------------------------------------------------------
+
+    def _reconcile(
+        self,
+        namespace: Dict[str, Any],
+        created: Set[int],
+        code: types.CodeType,
+        text: str,
+        previous: Optional[str],
+    ) -> None:
+        live = self.module.__dict__
+        old_map, new_map = (map_source(previous), map_source(text)) if previous is not None else (None, None)
+        keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
+        refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
+
+        def policy_for(scope: str) -> Optional[DataPolicy]:
+            if old_map is None:
+                return None
+            cls_keep, cls_refresh = _class_lists(namespace, scope)
+            return DataPolicy(cls_keep, cls_refresh, scope, old_map, new_map)
+
+        module_policy = DataPolicy(keep, refresh, "", old_map, new_map)
+        try:
+            with Transaction() as tx:
+                reconciler = Reconciler(tx, self.name, policy_for)
+                change = reconcile_namespace(
+                    reconciler,
+                    live,
+                    namespace,
+                    stored_names(code),
+                    _names_bound(old_map),
+                    module_policy,
+                    created,
+                    self.report,
+                )
+                for name, value in change.values.items():
+                    tx.set_item(live, name, value)
+                for name in change.removed:
+                    tx.del_item(live, name)
+                if self.options.get("rebind", True):
+                    self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
+                self.report.updated.extend(reconciler.updated)
+                self.report.warnings.extend(reconciler.warnings)
+        except ReloadError as error:
+            if error.path is None:
+                error.path = self.path
+            raise
+        except Exception as error:
+            raise ReloadError(
+                f"cannot reload module {self.name} ({self.path}): reconciling failed: {type(error).__name__}: {error}",
+                name=self.name,
+                path=self.path,
+            ) from error
+
+
+def source_path(module: types.ModuleType) -> str:
+    """The ``.py`` file a module is loaded from; ReloadError if it has none."""
+    name = getattr(module, "__name__", "?")
+    spec = getattr(module, "__spec__", None)
+    path = getattr(spec, "origin", None) if spec is not None else None
+    if not path or not isinstance(path, str) or path in ("built-in", "frozen"):
+        path = getattr(module, "__file__", None)
+    if path and path.endswith((".pyc", ".pyo")):
+        try:
+            path = importlib.util.source_from_cache(path)
+        except ValueError:
+            pass
+    if not path or not path.endswith(".py"):
+        raise ReloadError(f"module {name} has no Python source file to reload (found {path!r})", name=name, path=path)
+    return path
+
+
+def _line_in_file(traceback: Optional[types.TracebackType], path: str) -> Optional[int]:
+    """The line of the deepest traceback entry in ``path`` (the module's own file)."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == path:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _reachable_functions(values: Iterable[Any], namespace: Dict[str, Any]) -> List[types.FunctionType]:
+    """Functions reachable from the new definitions (methods, closures) that use ``namespace``.
+
+    A safety net beside the young-generation scan, for a module body that runs
+    the collector itself.
+    """
+    found: List[types.FunctionType] = []
+    seen: Set[int] = set()
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if is_class(value) and getattr(value, "__module__", None) == namespace.get("__name__"):
+            stack.extend(vars(value).values())
+        for func in functions_in(value):
+            if func.__globals__ is namespace:
+                found.append(func)
+                for cell in func.__closure__ or ():
+                    try:
+                        stack.append(cell.cell_contents)
+                    except ValueError:
+                        pass
+    return found
+
+
+def _names_bound(source: Optional[SourceMap]) -> Optional[FrozenSet[str]]:
+    """The names the previous source defined at top level, if it is known."""
+    if source is None:
+        return None
+    return frozenset(name for statement in source.statements.get("", ()) for name in statement.binds)
+
+
+def _class_lists(namespace: Dict[str, Any], scope: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """``__hotreload_keep__`` and ``__hotreload_refresh__`` of the class at ``scope``."""
+    cls: Any = None
+    for part in scope.split("."):
+        cls = namespace.get(part) if cls is None else vars(cls).get(part)
+        if not is_class(cls):
+            return frozenset(), frozenset()
+    attributes = dict(vars(cls))
+    return name_list(attributes, KEEP_LIST), name_list(attributes, REFRESH_LIST)
+
+
+def _keep_alive(namespace: Dict[str, Any]) -> None:
+    """Holds nothing; the finalizer's reference to ``namespace`` is the point."""
+    del namespace
+

@@ -28,6 +28,8 @@ class Transaction:
         self._claimed: set[tuple[int, int]] = set()
         self._keep_alive: list[object] = []
         self.closed = False
+        # The reconciler working in this transaction, if any (see _reconcile.py).
+        self.reconciler: Optional[Any] = None
 
     # -- recording ---------------------------------------------------------
 
@@ -44,6 +46,11 @@ class Transaction:
         # ids are only unique while the objects live.
         self._keep_alive.append((old, new))
         return True
+
+    @property
+    def size(self) -> int:
+        """How many undo actions are recorded so far."""
+        return len(self._undo)
 
     # -- changes that record their own undo --------------------------------
 

@@ -1,0 +1,200 @@
+"""Reconciling a module's new namespace into its live one, name by name.
+
+Definitions (functions, classes, cache wrappers) are matched by where they are
+defined, their qualified name, not by the name that holds them: after
+``f = foo`` becomes ``f = bar``, ``foo`` is untouched and ``f`` is the old ``bar``.
+Everything else is data and follows the data policy.
+"""
+
+from __future__ import annotations
+
+import dis
+import types
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, List, Optional, Set
+
+from hotreload._policy import DataPolicy
+from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
+from hotreload._report import ReloadReport
+
+# Set by the import system for this module object; a reload never touches them.
+IMPORT_STATE = frozenset(
+    {"__name__", "__file__", "__cached__", "__loader__", "__spec__", "__package__", "__path__", "__builtins__"}
+)
+
+_STORE_OPS = frozenset(dis.opmap[name] for name in ("STORE_NAME", "STORE_GLOBAL") if name in dis.opmap)
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+_IMPORT_STAR = dis.opmap.get("IMPORT_STAR")
+
+_MISSING = object()
+
+
+def stored_names(code: types.CodeType) -> Optional[FrozenSet[str]]:
+    """Names the module code binds at top level; None if it has ``from x import *``."""
+    raw = code.co_code
+    names = code.co_names
+    found: Set[str] = set()
+    extended = 0
+    for i in range(0, len(raw), 2):
+        op = raw[i]
+        arg = raw[i + 1] | extended
+        if op == _EXTENDED_ARG:
+            extended = arg << 8
+            continue
+        extended = 0
+        if op in _STORE_OPS:
+            found.add(names[arg])
+        elif op == _IMPORT_STAR:
+            return None
+    return frozenset(found)
+
+
+@dataclass
+class NamespaceChange:
+    """What a reload will write into the module's dict: the values and what was decided."""
+
+    values: Dict[str, Any]
+    removed: List[str]
+    replaced: Dict[str, Any]
+    """name -> the live value that a different object replaces (for rebinding elsewhere)."""
+
+
+def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, Any]:
+    """Functions and classes defined in this module, by qualified name (ambiguous ones left out)."""
+    index: Dict[str, Any] = {}
+    ambiguous: Set[str] = set()
+    for value in namespace.values():
+        target = value.__wrapped__ if is_cache_wrapper(value) else value
+        if not (is_function(target) or is_class(target)):
+            continue
+        if getattr(target, "__module__", None) != module_name:
+            continue
+        qualname = target.__qualname__
+        if index.get(qualname, value) is not value:
+            ambiguous.add(qualname)
+        index[qualname] = value
+    for qualname in ambiguous:
+        del index[qualname]
+    return index
+
+
+def reconcile_namespace(
+    reconciler: Reconciler,
+    live: Dict[str, Any],
+    new: Dict[str, Any],
+    defined: Optional[FrozenSet[str]],
+    last_defined: Optional[FrozenSet[str]],
+    policy: DataPolicy,
+    created: Set[int],
+    report: ReloadReport,
+) -> NamespaceChange:
+    """Decides the module's new contents. Functions and classes are updated in place here;
+    the module's dict itself is only written by the caller, from the returned change.
+
+    ``defined`` are the names the new code binds (None: unknown, ``import *``);
+    ``last_defined`` the names the previous load left in the module (None: unknown).
+    """
+    old_definitions = definition_index(reconciler.module_name, live)
+    change = NamespaceChange(values={}, removed=[], replaced={})
+    for name, value in new.items():
+        if name in IMPORT_STATE:
+            continue
+        before = live.get(name, _MISSING)
+        if value is before:
+            if defined is not None and name not in defined and _was_defined(name, before, last_defined, reconciler):
+                change.removed.append(name)
+            continue
+        after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
+        if after is before:
+            continue
+        change.values[name] = after
+        if before is not _MISSING:
+            change.replaced[name] = before
+    for name in live:
+        if name not in new and name not in IMPORT_STATE:
+            change.removed.append(name)
+    change.removed = [name for name in change.removed if name not in policy.keep]
+    report.removed.extend(change.removed)
+    return change
+
+
+def _was_defined(name: str, value: Any, last_defined: Optional[FrozenSet[str]], reconciler: Reconciler) -> bool:
+    """Whether a name the new code no longer binds came from the source (so it goes).
+
+    Names set from outside (a submodule attribute, a value assigned at run time)
+    are live state, not definitions, and stay.
+    """
+    if name.startswith("__") and name.endswith("__"):
+        return False
+    if last_defined is not None:
+        return name in last_defined
+    return not isinstance(value, types.ModuleType)
+
+
+def _decide(
+    reconciler: Reconciler,
+    name: str,
+    before: Any,
+    value: Any,
+    old_definitions: Dict[str, Any],
+    policy: DataPolicy,
+    created: Set[int],
+    report: ReloadReport,
+) -> Any:
+    """The value ``name`` will hold after the reload."""
+    target = value.__wrapped__ if is_cache_wrapper(value) else value
+    if (is_function(target) or is_class(target)) and getattr(target, "__module__", None) == reconciler.module_name:
+        return _decide_definition(reconciler, name, before, value, target, old_definitions, report)
+    if before is _MISSING:
+        report.added.append(name)
+        return reconciler.remap_container(value, created)
+    if name.startswith("__") and name.endswith("__"):
+        return value
+    if _is_binding(before) or _is_binding(value):
+        report.refreshed.append(name)
+        return reconciler.kept(value)
+    if policy.keeps_live_value(name, before, value):
+        report.kept.append(name)
+        return before
+    report.refreshed.append(name)
+    return reconciler.remap_container(value, created)
+
+
+def _decide_definition(
+    reconciler: Reconciler,
+    name: str,
+    before: Any,
+    value: Any,
+    target: Any,
+    old_definitions: Dict[str, Any],
+    report: ReloadReport,
+) -> Any:
+    """A function or class defined in this module: fold it into its old counterpart, if any."""
+    already = reconciler.replaced.get(id(value))
+    if already is not None:
+        return already
+    counterpart = old_definitions.get(target.__qualname__, _MISSING)
+    if counterpart is _MISSING and before is not _MISSING and _qualname(before) == target.__qualname__:
+        counterpart = before  # lambdas and factory-made functions: matched by the name holding them
+    if counterpart is not _MISSING:
+        kept = reconciler.reconcile(counterpart, value, target.__qualname__)
+        if kept is not None:
+            return kept
+    if before is _MISSING:
+        report.added.append(name)
+    else:
+        report.refreshed.append(name)
+    return reconciler.adopt_new(value)
+
+
+def _qualname(value: Any) -> Optional[str]:
+    target = value.__wrapped__ if is_cache_wrapper(value) else value
+    return getattr(target, "__qualname__", None) if (is_function(target) or is_class(target)) else None
+
+
+def _is_binding(value: Any) -> bool:
+    """Modules and definitions imported from elsewhere: bindings the source states, not state."""
+    if isinstance(value, types.ModuleType):
+        return True
+    target = value.__wrapped__ if is_cache_wrapper(value) else value
+    return is_function(target) or is_class(target)
