@@ -220,7 +220,7 @@ class _Reload:
                 self.report.warnings.extend(reconciler.warnings)
         except ReloadError as error:
             if error.path is None:
-                error.path = self.path
+                raise self._locate(error, text) from error.__cause__
             raise
         except Exception as error:
             raise ReloadError(
@@ -228,6 +228,18 @@ class _Reload:
                 name=self.name,
                 path=self.path,
             ) from error
+
+
+    def _locate(self, error: ReloadError, text: str) -> ReloadError:
+        """The same error, with this module's file and the line of the definition it names."""
+        lineno = None
+        label = getattr(error, "label", None)
+        if label:
+            top = label.split(".")[0]
+            statements = map_source(text).statements.get("", ())
+            lineno = next((s.first_line for s in statements if top in s.binds), None)
+        message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
+        return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
 
 
 def source_path(module: types.ModuleType) -> str:
