@@ -66,7 +66,8 @@ class Reconciler:
         self.updated: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
-        tx.reconciler = self  # type: ignore[attr-defined]
+        self._undo = tx.undo_log
+        tx.reconciler = self
 
     # -- identity map ---------------------------------------------------------
 
@@ -87,9 +88,11 @@ class Reconciler:
         if old is new or self.replaced.get(id(new)) is old:
             return old
         changed = function_changed(old, new)
-        self.tx.update_function(old, new)
-        self.fold(old, new)
-        self.remap_closure(old)
+        _hotreload.update_function_in(self._undo, old, new)
+        self.replaced[id(new)] = old
+        self._new.append(new)
+        if old.__closure__ is not None:
+            self.remap_closure(old)
         if changed:
             self.updated.append(label)
         return old
