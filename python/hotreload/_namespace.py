@@ -12,7 +12,7 @@ import dis
 import types
 from types import FunctionType
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set
+from typing import Container, Any, Callable, Dict, FrozenSet, List, Optional, Set
 
 from hotreload import _hotreload
 from hotreload._policy import DataPolicy
@@ -77,7 +77,7 @@ def reconcile_namespace(
     defined: Optional[FrozenSet[str]],
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
-    created: Set[int],
+    created: Container[int],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -139,7 +139,7 @@ def _decide(
     value: Any,
     old_definitions: Dict[str, Any],
     policy: DataPolicy,
-    created: Set[int],
+    created: Container[int],
     report: ReloadReport,
 ) -> Any:
     """The value ``name`` will hold after the reload."""

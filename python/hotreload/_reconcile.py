@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Container, Any, Callable, Dict, List, Optional, Set
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
@@ -195,7 +195,7 @@ class Reconciler:
             if is_class(value) and value.__module__ == self.module_name:
                 self.remap_class(value)
 
-    def remap_container(self, value: Any, created: Set[int], depth: int = 0) -> Any:
+    def remap_container(self, value: Any, created: Container[int], depth: int = 0) -> Any:
         """Points containers the reload created at kept objects instead of replaced new ones.
 
         Only containers whose id is in ``created`` (made while the new source ran)
