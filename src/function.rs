@@ -8,12 +8,15 @@
 //! The values taken out are owned by the caller and released only at the very
 //! end, because releasing one can run a finalizer that calls the function.
 
+#[cfg(Py_3_11)]
 use once_cell::sync::Lazy;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
+#[cfg(Py_3_11)]
 use std::collections::HashMap;
+#[cfg(Py_3_11)]
 use std::sync::Mutex;
 
 use crate::version;
@@ -153,12 +156,6 @@ impl Fields {
             }
         }
     }
-
-    fn globals_ptr(&self) -> *mut ffi::PyObject {
-        self.globals
-            .as_ref()
-            .map_or(std::ptr::null_mut(), |g| g.as_ptr())
-    }
 }
 
 /// Installs `target` (new's fields with the merged closure and `__dict__`) into `old`.
@@ -203,28 +200,37 @@ pub(crate) fn install(
 /// so a dict a function no longer uses may still be read. Each distinct dict is
 /// kept once (keyed by address), which bounds the cost by the number of
 /// namespaces ever replaced, not by the number of updates.
+#[cfg(Py_3_11)]
 static RETIRED_NAMESPACES: Lazy<Mutex<HashMap<usize, Py<PyAny>>>> =
     Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
-    let now = raw(func);
-    // SAFETY: `func` is a live function object; only its globals pointer is read.
-    let current_globals = unsafe { (*now).func_globals };
-    if previous.globals_ptr() == current_globals {
-        return;
+    #[cfg(Py_3_11)]
+    {
+        let now = raw(func);
+        // SAFETY: `func` is a live function object; only its pointers are compared.
+        let (globals, builtins) = unsafe { ((*now).func_globals, (*now).func_builtins) };
+        let gone = [(&previous.globals, globals), (&previous.builtins, builtins)];
+        if gone
+            .iter()
+            .all(|(was, is)| was.as_ref().is_none_or(|w| w.as_ptr() == *is))
+        {
+            return;
+        }
+        let mut retired = RETIRED_NAMESPACES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (was, is) in gone {
+            if let Some(dict) = was.as_ref().filter(|w| w.as_ptr() != is) {
+                retired
+                    .entry(dict.as_ptr() as usize)
+                    .or_insert_with(|| dict.clone_ref(py));
+            }
+        }
     }
-    let mut retired = RETIRED_NAMESPACES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    #[cfg(Py_3_10)]
-    let dicts = [&previous.globals, &previous.builtins];
-    #[cfg(not(Py_3_10))]
-    let dicts = [&previous.globals];
-    for dict in dicts.into_iter().flatten() {
-        retired
-            .entry(dict.as_ptr() as usize)
-            .or_insert_with(|| dict.clone_ref(py));
-    }
+    // 3.9 and 3.10 frames own their globals and builtins: nothing to keep.
+    #[cfg(not(Py_3_11))]
+    let _ = (py, previous, func);
 }
 
 /// Builds the fields `old` will take from `new`: everything of `new`'s but the
@@ -263,6 +269,8 @@ impl FunctionState {
         let func = self.function.bind(py);
         let replaced = self.fields.clone_ref(py).exchange_into(func);
         version::set(func, self.version);
+        // Frames started since the capture may borrow the namespaces taken out.
+        retire_globals(py, &replaced, func);
         drop(replaced);
     }
 }

@@ -175,9 +175,9 @@ fn is_ident(c: u8) -> bool {
 }
 
 /// One statement: its first and last line, its text with the scope's
-/// indentation removed, and the name it defines if it is a `def` or `class`
-/// (`""` otherwise).
-type Statement = (usize, usize, String, String);
+/// indentation removed, the name it defines if it is a `def` or `class`
+/// (`""` otherwise), and the line of its header (after any decorators).
+type Statement = (usize, usize, String, String, usize);
 
 /// Statements by scope: `""` for the module, the class path (`"A.B"`) for class bodies.
 type Scopes = HashMap<String, Vec<Statement>>;
@@ -275,6 +275,7 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             last_line,
             String::from_utf8_lossy(&text).into_owned(),
             defines,
+            lines[header].0,
         ));
         if let Some(name) = defined_name(header_text, b"class") {
             if header + 1 < i {

@@ -78,6 +78,7 @@ def reconcile_namespace(
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
     created: Container[int],
+    undecorated: Dict[str, FunctionType],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -85,6 +86,9 @@ def reconcile_namespace(
 
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
+    ``undecorated`` maps names compiled without their decorators to the old function
+    inside the live decorated object: the new function is folded into it, and the
+    live object stays.
     """
     module_name = reconciler.module_name
     old_definitions = definition_index(module_name, live)
@@ -96,6 +100,10 @@ def reconcile_namespace(
         if value is before:
             if defined is not None and name not in defined and _was_defined(name, before, defined_before):
                 change.removed.append(name)
+            continue
+        inner = undecorated.get(name)
+        if inner is not None and type(value) is FunctionType:
+            reconciler.update_function(inner, value, value.__qualname__)
             continue
         if type(value) is FunctionType and value.__module__ == module_name:
             # The common case, kept short: a module-level function and its old self.

@@ -48,21 +48,37 @@ def is_immutable(value: object) -> bool:
 class Statement(NamedTuple):
     """One statement of a scope: where it is, its text (dedented), the name it defines.
 
-    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``.
+    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``;
+    ``header_line`` the line of the ``def``/``class`` itself, below its decorators.
     """
 
     first_line: int
     last_line: int
     text: str
     defines: str
+    header_line: int
+
+    @property
+    def decorators(self) -> str:
+        """The text of the decorator lines above a definition (``""`` if none)."""
+        count = self.header_line - self.first_line
+        return "\n".join(self.text.split("\n", count)[:count]) if count else ""
 
 
 class SourceMap:
     """A source cut into statements, per scope (``""`` for the module, else a class qualname)."""
 
     def __init__(self, source: str) -> None:
-        self.scopes: Dict[str, List[Statement]] = _hotreload.statements(source)
+        self._raw = _hotreload.statements(source)
+        self._scopes: Dict[str, List[Statement]] = {}
         self._binds: Dict[str, Set[str]] = {}
+
+    def statements(self, scope: str) -> List[Statement]:
+        """The statements of ``scope`` in source order."""
+        found = self._scopes.get(scope)
+        if found is None:
+            found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
+        return found
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
@@ -75,11 +91,11 @@ class SourceMap:
 
     def _binding(self, scope: str, name: str) -> List[Statement]:
         found = []
-        for statement in self.scopes.get(scope, ()):
+        for statement in self.statements(scope):
             if statement[3]:
                 if statement[3] == name:
                     found.append(statement)
-            elif name in statement[2] and name in self.binds_of(Statement(*statement)):
+            elif name in statement[2] and name in self.binds_of(statement):
                 found.append(statement)
         return found
 

@@ -3,6 +3,8 @@
 The story of a reload:
 
 1. read the module's current source from its file (never a ``.pyc``) and compile it;
+   Where the previous source is known, unchanged decorators of module-level
+   functions are left out (see _decorators.py), so registrations happen once;
 2. run it in a scratch namespace, a copy of the module's dict, with a scratch
    module standing in ``sys.modules``: new definitions see the module's own
    names, and no other thread ever sees a half-executed module;
@@ -32,7 +34,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Un
 from hotreload import _hotreload, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, map_source, name_list
+from hotreload._decorators import Undecorated, plan_undecorated, strip_decorators
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
 from hotreload._rebind import rebind_importers
 from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
 from hotreload._report import ReloadReport
@@ -92,10 +95,13 @@ class _Reload:
     def run(self) -> ReloadReport:
         started = time.perf_counter()
         data, text = self._read()
-        code = self._compile(data)
         previous = _sources.previous(self.name)
+        maps = (map_source(previous), map_source(text)) if previous is not None else None
+        lines = text.split("\n")
+        undecorated = plan_undecorated(*maps, lines, self.module.__dict__) if maps is not None else {}
+        code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
         namespace, created = self._execute(code)
-        self._reconcile(namespace, created, code, text, previous)
+        self._reconcile(namespace, created, code, text, maps, undecorated)
         _sources.record(self.name, data)
         linecache.checkcache(self.path)
         self.report.duration = time.perf_counter() - started
@@ -115,7 +121,7 @@ class _Reload:
                 path=self.path,
             ) from error
 
-    def _compile(self, data: bytes) -> types.CodeType:
+    def _compile(self, data: Union[bytes, str]) -> types.CodeType:
         try:
             return compile(data, self.path, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
@@ -189,10 +195,11 @@ class _Reload:
         created: "_Created",
         code: types.CodeType,
         text: str,
-        previous: Optional[str],
+        maps: Optional[Tuple[SourceMap, SourceMap]],
+        undecorated: Dict[str, Undecorated],
     ) -> None:
         live = self.module.__dict__
-        old_map, new_map = (map_source(previous), map_source(text)) if previous is not None else (None, None)
+        old_map, new_map = maps if maps is not None else (None, None)
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
 
@@ -214,6 +221,7 @@ class _Reload:
                     None if old_map is None else functools.partial(old_map.binds, ""),
                     module_policy,
                     created,
+                    {name: entry.old_function for name, entry in undecorated.items()},
                     self.report,
                 )
                 for name, value in change.values.items():

@@ -1,0 +1,109 @@
+"""Not re-running unchanged decorators on a reload.
+
+Re-executing ``@app.route("/")`` over a new function registers it a second
+time: Flask refuses (a different function for an existing endpoint), list
+registries end up holding the function twice, ``atexit`` runs it twice. When
+hotreload knows the previous source, a module-level function whose decorator
+lines are textually unchanged, and whose live decorated object lets hotreload
+find the function inside it, is compiled without its decorators (the lines
+are blanked, so line numbers stay right); the new function is then folded into
+the old one inside the live object, which stays where it is, registered once.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any, Dict, List, Optional, Set
+
+from hotreload._policy import SourceMap, Statement
+
+_SEARCH_LIMIT = 64
+
+
+def plan_undecorated(
+    old: SourceMap, new: SourceMap, new_lines: List[str], live: Dict[str, Any]
+) -> Dict[str, "Undecorated"]:
+    """Module-level functions to compile without their decorators, by name."""
+    old_decorated = {s.defines: s for s in old.statements("") if s.defines and s.header_line > s.first_line}
+    plan: Dict[str, Undecorated] = {}
+    for statement in new.statements(""):
+        name = statement.defines
+        if not name or statement.header_line == statement.first_line:
+            continue
+        header = new_lines[statement.header_line - 1].lstrip()
+        if not header.startswith(("def ", "async ")):
+            continue  # class decorators shape the class itself (dataclass, ...): always re-run
+        previous = old_decorated.get(name)
+        if previous is None or previous.decorators != statement.decorators:
+            continue
+        inner = find_wrapped(live.get(name), name)
+        if inner is not None:
+            plan[name] = Undecorated(statement, inner)
+    return plan
+
+
+class Undecorated:
+    """A function compiled without its decorators, and the old function it is folded into."""
+
+    def __init__(self, statement: Statement, old_function: types.FunctionType) -> None:
+        self.statement = statement
+        self.old_function = old_function
+
+
+def strip_decorators(lines: List[str], plan: Dict[str, Undecorated]) -> str:
+    """The source with the planned definitions' decorator lines blanked (line numbers kept)."""
+    stripped = list(lines)
+    for entry in plan.values():
+        for number in range(entry.statement.first_line, entry.statement.header_line):
+            stripped[number - 1] = ""
+    return "\n".join(stripped)
+
+
+def find_wrapped(value: Any, name: str) -> Optional[types.FunctionType]:
+    """The function named ``name`` that a decorated object holds: the object itself, what
+    ``__wrapped__`` leads to, or a function in its closure cells or attributes."""
+    seen: Set[int] = set()
+    queue = [value]
+    while queue and len(seen) < _SEARCH_LIMIT:
+        candidate = queue.pop(0)
+        if candidate is None or id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        if type(candidate) is types.FunctionType:
+            if candidate.__code__.co_name == name and "<locals>" not in candidate.__qualname__:
+                return candidate
+            queue.extend(_cell_values(candidate))
+        queue.extend(_held_functions(candidate))
+    return None
+
+
+def _cell_values(func: types.FunctionType) -> List[Any]:
+    values = []
+    for cell in func.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return values
+
+
+def _held_functions(value: Any) -> List[Any]:
+    """Objects a decorator result commonly keeps the decorated function in."""
+    held: List[Any] = []
+    if isinstance(value, (classmethod, staticmethod)):
+        held.append(value.__func__)
+    elif isinstance(value, functools.partial):
+        held.append(value.func)
+    namespace = getattr(value, "__dict__", None) if not isinstance(value, type) else None
+    if isinstance(namespace, dict):
+        wrapped = namespace.get("__wrapped__")
+        if wrapped is not None:
+            held.append(wrapped)
+        held.extend(v for v in namespace.values() if type(v) is types.FunctionType)
+    elif not isinstance(value, type):
+        try:
+            held.append(object.__getattribute__(value, "__wrapped__"))
+        except AttributeError:
+            pass
+    return held
