@@ -4,8 +4,9 @@ Re-executing ``@app.route("/")`` over a new function registers it a second
 time: Flask refuses (a different function for an existing endpoint), list
 registries end up holding the function twice, ``atexit`` runs it twice. When
 hotreload knows the previous source, a module-level function whose decorator
-lines are textually unchanged, and whose live decorated object lets hotreload
-find the function inside it, is compiled without its decorators (the lines
+lines are textually unchanged, whose decorators hang off objects that outlive
+the reload, and whose live decorated object lets hotreload find the function
+inside it, is compiled without its decorators (the lines
 are blanked, so line numbers stay right); the new function is then folded into
 the old one inside the live object, which stays where it is, registered once.
 """
@@ -13,12 +14,14 @@ the old one inside the live object, which stays where it is, registered once.
 from __future__ import annotations
 
 import functools
+import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
 from hotreload._policy import SourceMap, Statement
 
 _SEARCH_LIMIT = 64
+_DECORATOR_ROOT = re.compile(r"^\s*@\s*([A-Za-z_]\w*)", re.MULTILINE)
 
 
 def plan_undecorated(
@@ -37,25 +40,68 @@ def plan_undecorated(
         previous = old_decorated.get(name)
         if previous is None or previous.decorators != statement.decorators:
             continue
+        if not all(_survives(root, old, new) for root in _DECORATOR_ROOT.findall(statement.decorators)):
+            continue
         inner = find_wrapped(live.get(name), name)
         if inner is not None:
-            plan[name] = Undecorated(statement, inner)
+            plan[name] = Undecorated(statement, inner, live[name])
     return plan
 
 
 class Undecorated:
     """A function compiled without its decorators, and the old function it is folded into."""
 
-    def __init__(self, statement: Statement, old_function: types.FunctionType) -> None:
+    def __init__(self, statement: Statement, old_function: types.FunctionType, live: Any) -> None:
         self.statement = statement
         self.old_function = old_function
+        self.live = live
+        self.new_function: Optional[types.FunctionType] = None
+
+
+ADOPT = "__hotreload_adopt__"
+
+
+class Adopter:
+    """Stands in for the decorators while the new source runs (as ``@__hotreload_adopt__``).
+
+    It takes the undecorated new function and hands back the live decorated
+    object, so the rest of the module body sees the name as it always was.
+    """
+
+    def __init__(self, plan: Dict[str, Undecorated]) -> None:
+        self.plan = plan
+
+    def __call__(self, function: types.FunctionType) -> Any:
+        entry = self.plan[function.__name__]
+        entry.new_function = function
+        return entry.live
+
+
+def _survives(root: str, old: SourceMap, new: SourceMap) -> bool:
+    """Whether the object a decorator hangs off (``app`` in ``@app.route``) outlives the reload.
+
+    A registry the reload builds afresh (a function of this module, such as a
+    ``singledispatch`` one, gets the new closure) must receive the registration
+    again; one that is imported, or bound by an unchanged statement, keeps the
+    registration it already has.
+    """
+    for statement in new.statements(""):
+        if statement.defines == root:
+            return False
+    return new.defining_text("", root) == old.defining_text("", root)
 
 
 def strip_decorators(lines: List[str], plan: Dict[str, Undecorated]) -> str:
-    """The source with the planned definitions' decorator lines blanked (line numbers kept)."""
+    """The source with the planned definitions' decorators replaced by ``@__hotreload_adopt__``.
+
+    The first decorator line takes the stand-in, the others are blanked, so
+    every line keeps its number.
+    """
     stripped = list(lines)
     for entry in plan.values():
-        for number in range(entry.statement.first_line, entry.statement.header_line):
+        first, header = entry.statement.first_line, entry.statement.header_line
+        stripped[first - 1] = "@" + ADOPT
+        for number in range(first + 1, header):
             stripped[number - 1] = ""
     return "\n".join(stripped)
 

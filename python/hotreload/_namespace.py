@@ -78,7 +78,7 @@ def reconcile_namespace(
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
     created: Container[int],
-    undecorated: Dict[str, FunctionType],
+    undecorated: Dict[FunctionType, FunctionType],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -86,11 +86,12 @@ def reconcile_namespace(
 
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
-    ``undecorated`` maps names compiled without their decorators to the old function
-    inside the live decorated object: the new function is folded into it, and the
-    live object stays.
+    ``undecorated`` maps old functions inside live decorated objects to the new
+    functions compiled without those decorators (the live objects stay in place).
     """
     module_name = reconciler.module_name
+    for old_function, new_function in undecorated.items():
+        reconciler.update_function(old_function, new_function, new_function.__qualname__)
     old_definitions = definition_index(module_name, live)
     change = NamespaceChange(values={}, removed=[], replaced={})
     for name, value in new.items():
@@ -100,10 +101,6 @@ def reconcile_namespace(
         if value is before:
             if defined is not None and name not in defined and _was_defined(name, before, defined_before):
                 change.removed.append(name)
-            continue
-        inner = undecorated.get(name)
-        if inner is not None and type(value) is FunctionType:
-            reconciler.update_function(inner, value, value.__qualname__)
             continue
         if type(value) is FunctionType and value.__module__ == module_name:
             # The common case, kept short: a module-level function and its old self.

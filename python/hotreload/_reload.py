@@ -34,7 +34,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Un
 from hotreload import _hotreload, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
-from hotreload._decorators import Undecorated, plan_undecorated, strip_decorators
+from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
 from hotreload._rebind import rebind_importers
 from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
@@ -100,7 +100,7 @@ class _Reload:
         lines = text.split("\n")
         undecorated = plan_undecorated(*maps, lines, self.module.__dict__) if maps is not None else {}
         code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
-        namespace, created = self._execute(code)
+        namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
         self._reconcile(namespace, created, code, text, maps, undecorated)
         _sources.record(self.name, data)
         linecache.checkcache(self.path)
@@ -136,11 +136,13 @@ class _Reload:
 
     # -- 2. and 3. execute in a scratch namespace -------------------------------
 
-    def _execute(self, code: types.CodeType) -> Tuple[Dict[str, Any], "_Created"]:
+    def _execute(self, code: types.CodeType, adopter: Optional[Adopter]) -> Tuple[Dict[str, Any], "_Created"]:
         """Runs ``code`` in a copy of the module's dict; returns it and the ids of objects it made."""
         scratch = types.ModuleType(self.name)
         namespace = scratch.__dict__
         namespace.update(self.module.__dict__)
+        if adopter is not None:
+            namespace[ADOPT] = adopter
         young_before = {id(obj) for obj in gc.get_objects(0)}
         collections: List[object] = []
 
@@ -162,6 +164,7 @@ class _Reload:
                 sys.modules[self.name] = self.module
             young = gc.get_objects(0)
             gc.callbacks.remove(on_collection)
+            namespace.pop(ADOPT, None)
         self._move_to_module_globals(namespace, young, walk=bool(collections))
         return namespace, _Created(young, young_before)
 
@@ -221,7 +224,7 @@ class _Reload:
                     None if old_map is None else functools.partial(old_map.binds, ""),
                     module_policy,
                     created,
-                    {name: entry.old_function for name, entry in undecorated.items()},
+                    {e.old_function: e.new_function for e in undecorated.values() if e.new_function is not None},
                     self.report,
                 )
                 for name, value in change.values.items():
