@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import pickle
+import importlib
 import sys
 import threading
 import tracemalloc
@@ -137,7 +139,12 @@ def test_threads_calling_functions_during_reloads_see_one_version(modules, fast_
 
 
 def test_threads_reading_state_while_reloading_never_see_a_half_executed_module(modules, fast_switching):
-    source = 'ITEMS = {{}}\ndef part_a():\n    return "{v}"\ndef part_b():\n    return "{v}"\n{filler}\n'
+    source = (
+        'ITEMS = {{}}\ndef part_a():\n    return "{v}"\ndef part_b():\n    return "{v}"\n'
+        "class Record:\n    def __init__(self, v):\n        self.v = v\n"
+        '    def tag(self):\n        return "{v}"\n'
+        "{filler}\n"
+    )
     filler = "\n".join(f"def filler_{i}():\n    return {i}" for i in range(50))
     m = modules.make(source.format(v="v1", filler=filler))
     errors = []
@@ -149,7 +156,14 @@ def test_threads_reading_state_while_reloading_never_see_a_half_executed_module(
                 for name in ("part_a", "part_b", "filler_49", "ITEMS"):
                     assert hasattr(m, name), name
                 assert m.part_a() in ("v1", "v2")
-                assert sys.modules[m.__name__] is m
+                # a lazy import inside a function, as programs do, gets the whole module
+                imported = importlib.import_module(m.__name__)
+                for name in ("part_a", "part_b", "filler_49", "ITEMS"):
+                    assert hasattr(imported, name), f"import gave a module without {name}"
+                # pickle finds classes through sys.modules: it must find the kept class
+                record = pickle.loads(pickle.dumps(m.Record(1)))
+                assert type(record) is m.Record and record.tag() in ("v1", "v2")
+                assert imported is m, "import returned a different module object"
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 

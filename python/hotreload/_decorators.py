@@ -28,11 +28,11 @@ def plan_undecorated(
     old: SourceMap, new: SourceMap, new_lines: List[str], live: Dict[str, Any]
 ) -> Dict[str, "Undecorated"]:
     """Module-level functions to compile without their decorators, by name."""
-    old_decorated = {s.defines: s for s in old.statements("") if s.defines and s.header_line > s.first_line}
+    old_decorated = {s.defines: s for s in old.decorated("") if s.defines}
     plan: Dict[str, Undecorated] = {}
-    for statement in new.statements(""):
+    for statement in new.decorated(""):
         name = statement.defines
-        if not name or statement.header_line == statement.first_line:
+        if not name:
             continue
         header = new_lines[statement.header_line - 1].lstrip()
         if not header.startswith(("def ", "async ")):
@@ -85,9 +85,8 @@ def _survives(root: str, old: SourceMap, new: SourceMap) -> bool:
     again; one that is imported, or bound by an unchanged statement, keeps the
     registration it already has.
     """
-    for statement in new.statements(""):
-        if statement.defines == root:
-            return False
+    if new.defines("", root):
+        return False
     return new.defining_text("", root) == old.defining_text("", root)
 
 

@@ -79,6 +79,7 @@ def reconcile_namespace(
     policy: DataPolicy,
     created: Container[int],
     undecorated: Dict[FunctionType, FunctionType],
+    before_run: Container[str],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -117,7 +118,9 @@ def reconcile_namespace(
         if before is not _MISSING:
             change.replaced[name] = before
     for name in live:
-        if name not in new and name not in IMPORT_STATE:
+        # Names the live module gained while the new source ran (a submodule
+        # imported by it sets itself on the package) are not the source's to remove.
+        if name not in new and name not in IMPORT_STATE and name in before_run:
             change.removed.append(name)
     change.removed = [name for name in change.removed if name not in policy.keep]
     report.removed.extend(change.removed)

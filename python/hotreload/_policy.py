@@ -48,7 +48,8 @@ def is_immutable(value: object) -> bool:
 class Statement(NamedTuple):
     """One statement of a scope: where it is, its text (dedented), the name it defines.
 
-    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``;
+    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``: for
+    those, ``text`` is the decorator lines only (definitions are matched by name);
     ``header_line`` the line of the ``def``/``class`` itself, below its decorators.
     """
 
@@ -61,8 +62,7 @@ class Statement(NamedTuple):
     @property
     def decorators(self) -> str:
         """The text of the decorator lines above a definition (``""`` if none)."""
-        count = self.header_line - self.first_line
-        return "\n".join(self.text.split("\n", count)[:count]) if count else ""
+        return self.text if self.defines else ""
 
 
 class SourceMap:
@@ -79,6 +79,14 @@ class SourceMap:
         if found is None:
             found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
         return found
+
+    def decorated(self, scope: str) -> List[Statement]:
+        """The definitions of ``scope`` that have decorators."""
+        return [Statement(*raw) for raw in self._raw.get(scope, ()) if raw[4] > raw[0]]
+
+    def defines(self, scope: str, name: str) -> bool:
+        """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
+        return any(raw[3] == name for raw in self._raw.get(scope, ()))
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
