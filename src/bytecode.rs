@@ -10,7 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 /// The entries of `names` that instructions with an opcode in `store_ops` refer
-/// to, or None if an `import_star` instruction makes the set unknowable.
+/// to, or None if `from x import *` makes the set unknowable. `import_star` is
+/// the opcode of that import and, where it is an intrinsic call (3.12+), the
+/// argument that selects it.
 #[pyfunction]
 #[pyo3(signature = (code, names, store_ops, extended_arg, import_star))]
 pub fn stored_names<'py>(
@@ -18,8 +20,9 @@ pub fn stored_names<'py>(
     names: &Bound<'py, PyTuple>,
     store_ops: Vec<u8>,
     extended_arg: u8,
-    import_star: Option<u8>,
+    import_star: (u8, Option<u8>),
 ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+    let (star_op, star_arg) = import_star;
     let mut found = Vec::new();
     let mut extended: usize = 0;
     for pair in code.as_bytes().chunks_exact(2) {
@@ -29,7 +32,7 @@ pub fn stored_names<'py>(
             continue;
         }
         extended = 0;
-        if Some(op) == import_star {
+        if op == star_op && star_arg.is_none_or(|a| usize::from(a) == arg) {
             return Ok(None);
         }
         if store_ops.contains(&op) {

@@ -38,6 +38,9 @@ struct Updater<'py> {
     in_progress: Vec<(usize, usize)>,
     /// Standalone calls undo nested updates themselves if a later step fails.
     undo: Vec<FunctionState>,
+    /// `{id(new object): kept object}`: default values made by a reload that
+    /// stand for objects it kept (a module's `MISSING = object()` sentinel).
+    substitutions: Option<Bound<'py, PyDict>>,
 }
 
 /// What a merge decided: the closure for `old`, and new objects that were
@@ -66,8 +69,14 @@ impl<'py> Updater<'py> {
         }
         let merged = self.merge_closure(old, new)?;
         let dict = copy_dict(new, &merged.folded)?;
+        let mut fields = function::target_fields(new, merged.closure, dict);
+        if let Some(substitutions) = &self.substitutions {
+            if let Some((defaults, kwdefaults)) = substitute_defaults(new, substitutions)? {
+                fields.set_defaults(defaults, kwdefaults);
+            }
+        }
         self.remember(old, nested)?;
-        function::install(old, new, function::target_fields(new, merged.closure, dict))
+        function::install(old, new, fields)
     }
 
     /// Keeps what is needed to put `old` back if the update is abandoned.
@@ -255,10 +264,11 @@ fn copy_dict(
     Ok(Some(copy.into_any().unbind()))
 }
 
-fn run(
-    old: &Bound<'_, PyAny>,
-    new: &Bound<'_, PyAny>,
-    transaction: Option<Bound<'_, PyAny>>,
+fn run<'py>(
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+    transaction: Option<Bound<'py, PyAny>>,
+    substitutions: Option<Bound<'py, PyDict>>,
 ) -> PyResult<()> {
     function::expect_function(old, "old")?;
     function::expect_function(new, "new")?;
@@ -268,6 +278,7 @@ fn run(
         root: (old.as_ptr() as usize, new.as_ptr() as usize),
         in_progress: Vec::new(),
         undo: Vec::new(),
+        substitutions,
     };
     let result = updater.update(old, new, false);
     if result.is_err() {
@@ -284,7 +295,7 @@ pub fn update_function<'py>(
     old: Bound<'py, PyAny>,
     new: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    run(&old, &new, None)?;
+    run(&old, &new, None, None)?;
     Ok(old)
 }
 
@@ -292,12 +303,61 @@ pub fn update_function<'py>(
 /// before it changes, as `transaction.record(FunctionState)` or, when
 /// `transaction` is the undo list itself, appended to it; the caller
 /// rolls the transaction back on failure.
+///
+/// `substitutions` (`{id(obj): replacement}`) replaces default values of `new`
+/// by identity on the way into `old`.
 #[pyfunction]
+#[pyo3(signature = (transaction, old, new, substitutions=None))]
 pub fn update_function_in<'py>(
     transaction: Bound<'py, PyAny>,
     old: Bound<'py, PyAny>,
     new: Bound<'py, PyAny>,
+    substitutions: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    run(&old, &new, Some(transaction))?;
+    run(&old, &new, Some(transaction), substitutions)?;
     Ok(old)
+}
+
+/// `new`'s defaults and keyword defaults with substituted values, or None if
+/// nothing in them is substituted.
+#[allow(clippy::type_complexity)]
+fn substitute_defaults(
+    new: &Bound<'_, PyAny>,
+    substitutions: &Bound<'_, PyDict>,
+) -> PyResult<Option<(Option<Py<PyAny>>, Option<Py<PyAny>>)>> {
+    let py = new.py();
+    let lookup = |value: &Bound<'_, PyAny>| substitutions.get_item(value.as_ptr() as usize);
+    let defaults = new.getattr(intern!(py, "__defaults__"))?;
+    let kwdefaults = new.getattr(intern!(py, "__kwdefaults__"))?;
+    let mut changed = false;
+    let defaults = match defaults.cast::<PyTuple>() {
+        Ok(tuple) => {
+            let mut items = Vec::with_capacity(tuple.len());
+            for item in tuple.iter() {
+                match lookup(&item)? {
+                    Some(kept) => {
+                        changed = true;
+                        items.push(kept);
+                    }
+                    None => items.push(item),
+                }
+            }
+            Some(PyTuple::new(py, items)?.into_any().unbind())
+        }
+        Err(_) => None,
+    };
+    let kwdefaults = match kwdefaults.cast::<PyDict>() {
+        Ok(dict) => {
+            let copy = dict.copy()?;
+            for (key, value) in dict.iter() {
+                if let Some(kept) = lookup(&value)? {
+                    changed = true;
+                    copy.set_item(key, kept)?;
+                }
+            }
+            Some(copy.into_any().unbind())
+        }
+        Err(_) => None,
+    };
+    Ok(changed.then_some((defaults, kwdefaults)))
 }

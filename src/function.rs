@@ -29,6 +29,8 @@ const CLOSURE: usize = 0;
 const CODE: usize = 1;
 const GLOBALS: usize = 2;
 const DICT: usize = 3;
+const DEFAULTS: usize = 4;
+const KWDEFAULTS: usize = 5;
 #[cfg(Py_3_10)]
 const BUILTINS: usize = 8;
 #[cfg(not(Py_3_10))]
@@ -132,6 +134,16 @@ impl Fields {
         }))
     }
 
+    /// Replaces the defaults and keyword defaults (owned, or None for null).
+    pub(crate) fn set_defaults(
+        &mut self,
+        defaults: Option<Py<PyAny>>,
+        kwdefaults: Option<Py<PyAny>>,
+    ) {
+        self.set(DEFAULTS, defaults);
+        self.set(KWDEFAULTS, kwdefaults);
+    }
+
     /// Replaces the field at `index` with `value` (owned, or None for null).
     fn set(&mut self, index: usize, value: Option<Py<PyAny>>) {
         let previous =
@@ -166,41 +178,73 @@ impl Fields {
     }
 }
 
-/// Installs `target` (new's fields with the merged closure and `__dict__`) into `old`.
-///
-/// Order, and why:
-/// 1. every field is exchanged by pointer moves, so no thread ever sees the new
-///    code with the old closure or the reverse;
-/// 2. the version is reset, so no call site specialized for the old shape trusts it;
-/// 3. the `__code__` setter runs with the code already in place: it fires the audit
-///    event and the function watchers (3.12+), finds the closure length right and
-///    sees no change of kind (so 3.13 does not warn). If it refuses (an audit
-///    hook), every field is put back;
-/// 4. the version of `new` is copied last (3.12 collisions, 3.13 de-specialization);
-/// 5. the previous values are released only now.
-pub(crate) fn install(
-    old: &Bound<'_, PyAny>,
-    new: &Bound<'_, PyAny>,
-    target: Fields,
-) -> PyResult<()> {
-    let py = old.py();
-    // SAFETY: the code pointer is null or a live code object owned by `target`;
-    // this takes a reference of our own to pass to the setter.
-    let code = unsafe { Bound::from_borrowed_ptr_or_opt(py, target.0[CODE]) };
-    let version_before = version::get(old);
-    let previous = target.exchange_into(old);
-    version::reset(old);
-    if let Some(code) = code {
-        if let Err(err) = set_code(old, &code) {
-            let refused = previous.exchange_into(old);
-            version::set(old, version_before);
-            drop(refused);
-            return Err(err);
+/// One function of an update: `old` is to take `fields` (new's, with the merged
+/// closure and `__dict__`); once installed, `fields` holds what `old` had.
+pub(crate) struct Plan<'py> {
+    old: Bound<'py, PyAny>,
+    new: Bound<'py, PyAny>,
+    fields: Fields,
+    version_before: u32,
+}
+
+impl<'py> Plan<'py> {
+    pub(crate) fn new(old: &Bound<'py, PyAny>, new: &Bound<'py, PyAny>, fields: Fields) -> Self {
+        Plan {
+            old: old.clone(),
+            new: new.clone(),
+            fields,
+            version_before: 0,
         }
     }
-    version::adopt(old, new);
-    retire_globals(py, &previous, old);
-    drop(previous);
+
+    /// Swaps `fields` with the function's own. Pointer moves only.
+    fn exchange(&mut self) {
+        let fields = std::mem::replace(&mut self.fields, Fields([null_mut(); SLOTS]));
+        self.fields = fields.exchange_into(&self.old);
+    }
+}
+
+/// Installs every planned function of one `update_function` call at once.
+///
+/// Order, and why:
+/// 1. every field of every function in the tree (a decorated function and the
+///    function it wraps, say) is exchanged by pointer moves, with no Python code
+///    in between, so no other thread ever sees the new code with the old closure,
+///    or an old wrapper calling a new wrapped function;
+/// 2. each version is reset with its exchange, so no call site specialized for
+///    the old shape trusts it;
+/// 3. the `__code__` setter runs with the code already in place: it fires the
+///    audit event and the function watchers (3.12+), finds the closure length
+///    right and sees no change of kind (so 3.13 does not warn). If it refuses
+///    (an audit hook), every function is put back;
+/// 4. the version describing the new shape is set last (3.12 collisions, 3.13
+///    de-specialization);
+/// 5. the previous values are released only now: a finalizer may call anything.
+pub(crate) fn install(plans: &mut [Plan<'_>]) -> PyResult<()> {
+    for plan in plans.iter_mut() {
+        plan.version_before = version::get(&plan.old);
+        plan.exchange();
+        version::reset(&plan.old);
+    }
+    for i in 0..plans.len() {
+        // SAFETY: the code pointer of a live function is a live code object (or
+        // null); this takes a reference of our own to pass to the setter.
+        let code = unsafe { Bound::from_borrowed_ptr_or_opt(plans[i].old.py(), (*raw(&plans[i].old)).func_code) };
+        if let Some(code) = code {
+            if let Err(err) = set_code(&plans[i].old, &code) {
+                // Put every function back, newest exchange first.
+                for plan in plans.iter_mut().rev() {
+                    plan.exchange();
+                    version::set(&plan.old, plan.version_before);
+                }
+                return Err(err);
+            }
+        }
+    }
+    for plan in plans.iter() {
+        version::adopt(&plan.old, &plan.new);
+        retire_globals(plan.old.py(), &plan.fields, &plan.old);
+    }
     Ok(())
 }
 

@@ -844,3 +844,272 @@ def test_abstract_class_stays_an_abc_instance(modules):
     assert isinstance(m.Repo, abc.ABCMeta)
     assert m.Memory().get() == 2
     assert m.Repo.__abstractmethods__ == frozenset({"get", "put"})
+
+
+def test_unchanged_slots_with_changed_methods_is_applied(modules):
+    m = modules.make(
+        """
+        class Vec:
+            __slots__ = ("x", "y")
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+            def norm(self):
+                return abs(self.x) + abs(self.y)
+        """
+    )
+    Vec = m.Vec
+    v = Vec(1, -2)
+    modules.edit(
+        m,
+        """
+        class Vec:
+            __slots__ = ("x", "y")
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+            def norm(self):
+                return (self.x ** 2 + self.y ** 2)
+            def scaled(self, k):
+                return Vec(self.x * k, self.y * k)
+        """,
+    )
+    hotreload.reload(m)
+    assert m.Vec is Vec
+    assert v.norm() == 5
+    assert type(v.scaled(2)) is Vec and v.scaled(2).x == 2
+    v.x = 3
+    assert v.x == 3
+
+
+def test_nested_class_that_cannot_be_updated_is_named_and_nothing_changes(modules):
+    m = modules.make(
+        """
+        def top():
+            return 1
+        class Outer:
+            class Inner:
+                __slots__ = ("a",)
+            def f(self):
+                return 1
+        """
+    )
+    snap = modules.snapshot(m)
+    modules.edit(
+        m,
+        """
+        def top():
+            return 2
+        class Outer:
+            class Inner:
+                __slots__ = ("a", "b")
+            def f(self):
+                return 2
+        """,
+    )
+    with pytest.raises(ReloadError) as info:
+        hotreload.reload(m)
+    assert "Inner" in str(info.value)
+    snap.assert_unchanged()
+    assert m.top() == 1 and m.Outer().f() == 1
+
+
+def test_method_becomes_property_and_back(modules):
+    m = modules.make(
+        """
+        class C:
+            def size(self):
+                return 1
+            @property
+            def name(self):
+                return "n"
+        """
+    )
+    c = m.C()
+    modules.edit(
+        m,
+        """
+        class C:
+            @property
+            def size(self):
+                return 2
+            def name(self):
+                return "called"
+        """,
+    )
+    hotreload.reload(m)
+    assert c.size == 2
+    assert c.name() == "called"
+
+
+def test_generic_class_methods_update(modules):
+    m = modules.make(
+        """
+        from typing import Generic, TypeVar
+        T = TypeVar("T")
+        class Box(Generic[T]):
+            def __init__(self, item: T):
+                self.item = item
+            def get(self) -> T:
+                return self.item
+        """
+    )
+    Box = m.Box
+    b = Box[int](1)
+    modules.edit(
+        m,
+        """
+        from typing import Generic, TypeVar
+        T = TypeVar("T")
+        class Box(Generic[T]):
+            def __init__(self, item: T):
+                self.item = item
+            def get(self) -> T:
+                return [self.item]
+        """,
+    )
+    hotreload.reload(m)
+    assert m.Box is Box
+    assert b.get() == [1]
+    assert Box[str]("x").get() == ["x"]
+    assert type(Box[str]("x")) is Box
+
+
+def test_init_subclass_registry_in_another_module_holds_kept_classes(modules):
+    framework = modules.make(
+        """
+        REGISTRY = {}
+        class Plugin:
+            def __init_subclass__(cls, **kwargs):
+                super().__init_subclass__(**kwargs)
+                REGISTRY[cls.__name__] = cls
+        """,
+        hint="framework",
+    )
+    plugins = modules.make(
+        f"""
+        from {framework.__name__} import Plugin
+        class Audio(Plugin):
+            def play(self):
+                return "a1"
+        """,
+        hint="plugins",
+    )
+    Audio = plugins.Audio
+    modules.edit(
+        plugins,
+        f"""
+        from {framework.__name__} import Plugin
+        class Audio(Plugin):
+            def play(self):
+                return "a2"
+        """,
+    )
+    hotreload.reload(plugins)
+
+    assert plugins.Audio is Audio
+    made = framework.REGISTRY["Audio"]()
+    assert made.play() == "a2"
+    assert isinstance(made, Audio)
+    assert framework.REGISTRY["Audio"] is Audio
+
+
+def test_class_decorator_registry_holds_kept_class(modules):
+    framework = modules.make(
+        """
+        COMMANDS = {}
+        def command(name):
+            def register(cls):
+                COMMANDS[name] = cls
+                return cls
+            return register
+        """,
+        hint="framework",
+    )
+    source = """
+        from {fw} import command
+        @command("greet")
+        class Greet:
+            def run(self):
+                return "{v}"
+        """
+    cmds = modules.make(source.format(fw=framework.__name__, v="hello"), hint="cmds")
+    Greet = cmds.Greet
+    modules.edit(cmds, source.format(fw=framework.__name__, v="bonjour"))
+    hotreload.reload(cmds)
+    assert framework.COMMANDS["greet"] is Greet
+    assert isinstance(framework.COMMANDS["greet"](), Greet)
+    assert framework.COMMANDS["greet"]().run() == "bonjour"
+
+
+def test_class_attribute_referring_to_another_class_refers_to_kept_one(modules):
+    m = modules.make(
+        """
+        class Engine:
+            def start(self):
+                return "e1"
+        class Car:
+            engine_class = Engine
+        """
+    )
+    Engine = m.Engine
+    modules.edit(
+        m,
+        """
+        class Engine:
+            def start(self):
+                return "e2"
+        class Car:
+            engine_class = Engine
+            spare_class = Engine
+        """,
+    )
+    hotreload.reload(m)
+    assert m.Car.engine_class is Engine
+    assert m.Car.spare_class is Engine
+    assert m.Car.engine_class().start() == "e2"
+
+
+def test_decorated_methods_keep_wrapper_and_wrapped_identity(modules):
+    source = """
+        import functools
+        def traced(fn):
+            @functools.wraps(fn)
+            def wrapper(self, *args):
+                return ("traced", fn(self, *args))
+            return wrapper
+        class Service:
+            @traced
+            def handle(self, x):
+                return {body}
+        """
+    m = modules.make(source.format(body="x + 1"))
+    wrapper = vars(m.Service)["handle"]
+    inner = wrapper.__wrapped__
+    s = m.Service()
+    bound = s.handle
+    modules.edit(m, source.format(body="x * 100"))
+    hotreload.reload(m)
+    assert vars(m.Service)["handle"] is wrapper
+    assert wrapper.__wrapped__ is inner
+    assert bound(2) == ("traced", 200)
+    assert s.handle(3) == ("traced", 300)
+
+
+def test_pickle_round_trip_after_reload_gives_kept_class(modules):
+    import pickle
+
+    source = """
+        class Record:
+            def __init__(self, v):
+                self.v = v
+            def show(self):
+                return {body}
+        """
+    m = modules.make(source.format(body="self.v"))
+    Record = m.Record
+    data = pickle.dumps(Record(1))
+    modules.edit(m, source.format(body="self.v * 10"))
+    hotreload.reload(m)
+    loaded = pickle.loads(data)
+    assert type(loaded) is Record and loaded.show() == 10
+    again = pickle.loads(pickle.dumps(Record(2)))
+    assert type(again) is Record and again.show() == 20

@@ -497,3 +497,99 @@ def test_immutable_tuple_containing_mutable_is_kept_when_source_unknown(modules)
     modules.edit(m, "PAIR = ([], 2)\n")
     hotreload.reload(m)
     assert m.PAIR is pair
+
+
+@KNOWN
+def test_known_source_multi_line_statement_changed_on_a_continuation_line(modules, load):
+    m = load(
+        modules,
+        """
+        CONFIG = {
+            "a": 1,
+            "b": 2,
+        }
+        SAME = {
+            "x": 1,
+        }
+        """,
+    )
+    same = m.SAME
+    same["live"] = True
+    modules.edit(
+        m,
+        """
+        CONFIG = {
+            "a": 1,
+            "b": 3,
+        }
+        SAME = {
+            "x": 1,
+        }
+        """,
+    )
+    hotreload.reload(m)
+    assert m.CONFIG == {"a": 1, "b": 3}
+    assert m.SAME is same
+
+
+@KNOWN
+def test_known_source_annotated_and_compound_statements(modules, load):
+    m = load(
+        modules,
+        """
+        import sys
+        LIMIT: int = 10
+        if sys.maxsize > 0:
+            LEVEL = 1
+        else:
+            LEVEL = 0
+        A = B = 5
+        """,
+    )
+    m.LIMIT, m.LEVEL, m.A, m.B = 11, 12, 13, 14
+    modules.edit(
+        m,
+        """
+        import sys
+        LIMIT: int = 20
+        if sys.maxsize > 0:
+            LEVEL = 2
+        else:
+            LEVEL = 0
+        A = B = 5
+        """,
+    )
+    hotreload.reload(m)
+    assert m.LIMIT == 20
+    assert m.LEVEL == 2
+    assert (m.A, m.B) == (13, 14)
+
+
+@KNOWN
+def test_known_source_comment_only_edit_elsewhere_keeps_values(modules, load):
+    m = load(modules, "# version 1\nCOUNT = 0\nNAMES = ['a']\n")
+    names = m.NAMES
+    m.COUNT = 3
+    modules.edit(m, "# version 2, with a longer comment\n\n\nCOUNT = 0\nNAMES = ['a']\n")
+    hotreload.reload(m)
+    assert m.COUNT == 3 and m.NAMES is names
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["COUNT = 1\nLIMIT = (\n", "COUNT = 1\nLIMIT = 2\nraise RuntimeError('fail')\n"],
+    ids=["syntax-error", "raises"],
+)
+def test_failed_reload_does_not_become_the_reference_source(modules, broken):
+    """After a failed reload, the last *successfully loaded* source stays the reference."""
+    modules.install()
+    m = modules.make("COUNT = 0\nLIMIT = 1\n")
+    m.COUNT = 5
+    modules.edit(m, broken)
+    with pytest.raises(hotreload.ReloadError):
+        hotreload.reload(m)
+    assert m.COUNT == 5
+    modules.edit(m, "COUNT = 0\nLIMIT = 3\n")
+    hotreload.reload(m)
+    assert m.COUNT == 5  # textually unchanged since the last good load
+    assert m.LIMIT == 3

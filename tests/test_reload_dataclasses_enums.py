@@ -485,3 +485,65 @@ def test_enum_member_values_keep_working_after_several_reloads(modules):
         assert add.apply(2, 1) == 3 + k
         assert m.Op("-").apply(2, 1) == 1 + k
     assert isinstance(add, enum.Enum)
+
+
+def test_new_code_referring_to_enum_members_gets_the_kept_members(modules):
+    m = modules.make(
+        """
+        import enum
+        class Color(enum.Enum):
+            RED = 1
+            BLUE = 2
+        def paint(color=Color.RED):
+            return color
+        """
+    )
+    red, blue = m.Color.RED, m.Color.BLUE
+    modules.edit(
+        m,
+        """
+        import enum
+        class Color(enum.Enum):
+            RED = 1
+            BLUE = 2
+        def paint(color=Color.BLUE):
+            return color
+        FAVOURITES = [Color.RED]
+        """,
+    )
+    hotreload.reload(m)
+    assert m.paint() is blue
+    assert m.paint.__defaults__[0] is blue
+    assert m.FAVOURITES[0] is red
+    assert m.paint() == m.Color.BLUE
+
+
+def test_dataclass_default_factory_refers_to_kept_class(modules):
+    m = modules.make(
+        """
+        from dataclasses import dataclass, field
+        class Engine:
+            pass
+        @dataclass
+        class Car:
+            name: str = "car"
+        """
+    )
+    Engine = m.Engine
+    modules.edit(
+        m,
+        """
+        from dataclasses import dataclass, field
+        class Engine:
+            def start(self):
+                return "vroom"
+        @dataclass
+        class Car:
+            name: str = "car"
+            engine: Engine = field(default_factory=Engine)
+        """,
+    )
+    hotreload.reload(m)
+    car = m.Car()
+    assert type(car.engine) is Engine
+    assert car.engine.start() == "vroom"

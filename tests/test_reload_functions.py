@@ -16,6 +16,8 @@ import importlib.util
 import sys
 import types
 
+import pytest
+
 import hotreload
 from hotreload import ReloadReport
 
@@ -558,3 +560,164 @@ def test_partial_objects_wrapping_a_function_see_new_code(modules):
     modules.edit(m, "def add(a, b):\n    return a * 100 + b\n")
     hotreload.reload(m)
     assert add_one(2) == 102
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["imported-after-install", "imported-before-install"])
+def test_strict_flask_registry_that_refuses_overwriting_an_endpoint(modules, installed):
+    """Like Flask: registering a different function for an existing endpoint raises
+    ("View function mapping is overwriting an existing endpoint function")."""
+    if installed:
+        modules.install()
+    framework = modules.make(
+        """
+        class App:
+            def __init__(self):
+                self.view_functions = {}
+
+            def route(self, path):
+                def decorator(fn):
+                    old = self.view_functions.get(path)
+                    if old is not None and old is not fn:
+                        raise AssertionError(f"View function mapping is overwriting an existing endpoint function: {path}")
+                    self.view_functions[path] = fn
+                    return fn
+                return decorator
+
+        app = App()
+        """,
+        hint="framework",
+    )
+    source = """
+        from {framework} import app
+
+        @app.route("/")
+        def index():
+            return "{version}"
+        {extra}
+        """
+    views = modules.make(source.format(framework=framework.__name__, version="v1", extra=""), hint="views")
+    index = views.index
+    modules.edit(
+        views,
+        source.format(
+            framework=framework.__name__,
+            version="v2",
+            extra='\n        @app.route("/new")\n        def new_page():\n            return "new"\n',
+        ),
+    )
+    hotreload.reload(views)
+
+    assert framework.app.view_functions["/"] is index
+    assert framework.app.view_functions["/"]() == "v2"
+    # a route added in the edit is registered
+    assert framework.app.view_functions["/new"]() == "new"
+    assert framework.app.view_functions["/new"] is views.new_page
+
+
+def test_functions_created_inside_data_see_the_module_globals(modules):
+    modules.install()  # source known: the changed HANDLERS statement takes the new value
+    m = modules.make(
+        """
+        X = 1
+        HANDLERS = {"x": lambda: X}
+        """
+    )
+    modules.edit(
+        m,
+        """
+        X = 1
+        def make_handler(k):
+            def handler():
+                return X * k
+            return handler
+        HANDLERS = {"x": lambda: X + 100, "made": make_handler(10)}
+        """,
+    )
+    hotreload.reload(m)
+    m.X = 2
+    assert m.HANDLERS["x"].__globals__ is m.__dict__
+    assert m.HANDLERS["made"].__globals__ is m.__dict__
+    assert m.HANDLERS["x"]() == 102
+    assert m.HANDLERS["made"]() == 20
+
+
+def test_new_defaults_refer_to_kept_classes_and_functions(modules):
+    m = modules.make(
+        """
+        class Model:
+            def kind(self):
+                return "m1"
+        def default_factory():
+            return Model()
+        def make(cls=Model):
+            return cls()
+        """
+    )
+    Model, default_factory = m.Model, m.default_factory
+    modules.edit(
+        m,
+        """
+        class Model:
+            def kind(self):
+                return "m2"
+        def default_factory():
+            return Model()
+        def make(cls=Model, factory=default_factory):
+            return (cls(), factory())
+        """,
+    )
+    hotreload.reload(m)
+
+    assert m.make.__defaults__[0] is Model
+    assert m.make.__defaults__[1] is default_factory
+    a, b = m.make()
+    assert type(a) is Model and type(b) is Model
+    assert a.kind() == "m2"
+
+
+def test_function_changes_kind_plain_to_generator_and_coroutine(modules):
+    import warnings
+
+    m = modules.make(
+        """
+        def numbers():
+            return [1, 2]
+        async def later():
+            return 1
+        """
+    )
+    numbers, later = m.numbers, m.later
+    modules.edit(
+        m,
+        """
+        def numbers():
+            yield 1
+            yield 2
+            yield 3
+        def later():
+            return "now"
+        """,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        hotreload.reload(m)
+    assert m.numbers is numbers and list(numbers()) == [1, 2, 3]
+    assert m.later is later and later() == "now"
+
+
+def test_kind_change_with_warnings_as_errors_is_all_or_nothing(modules):
+    import warnings
+
+    m = modules.make("def numbers():\n    return [1]\ndef other():\n    return 'o1'\n")
+    numbers, other = m.numbers, m.other
+    snap = modules.snapshot(m)
+    modules.edit(m, "def numbers():\n    yield 1\ndef other():\n    return 'o2'\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            hotreload.reload(m)
+        except hotreload.ReloadError:
+            snap.assert_unchanged()
+            assert numbers() == [1] and other() == "o1"
+            return
+    assert list(numbers()) == [1] and other() == "o2"

@@ -117,13 +117,20 @@ def test_report_of_a_no_change_reload(modules):
     assert m.__name__ in str(report)
 
 
-def test_warnings_are_strings_in_the_report_and_its_summary(modules):
+def test_enum_member_change_is_applied_refused_or_warned_never_silently_ignored(modules):
     m = modules.make("import enum\nclass E(enum.Enum):\n    A = 1\n")
+    a = m.E.A
+    snap = modules.snapshot(m)
     modules.edit(m, "import enum\nclass E(enum.Enum):\n    A = 1\n    B = 2\n")
     try:
         report = hotreload.reload(m)
-    except ReloadError:
-        return  # refusing a member change is also within the contract
+    except ReloadError as error:
+        assert "E" in str(error)
+        snap.assert_unchanged()
+        return
+    assert m.E.A is a
+    applied = "B" in m.E.__members__ and m.E(2).name == "B"
+    assert applied or report.warnings, "a member change was silently ignored"
     for warning in report.warnings:
         assert isinstance(warning, str) and warning
         assert warning in str(report)

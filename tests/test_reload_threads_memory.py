@@ -19,6 +19,7 @@ import functools
 
 def tag(label):
     def decorate(fn):
+        {decorate_prelude}
         @functools.wraps(fn)
         def wrapper(*args):
             return {wrapper_result}
@@ -43,14 +44,20 @@ class Worker(Base):
 '''
 
 V1 = VERSION_SOURCE.format(
-    v="v1", extra_param="", extra_arg="", extra_arg2="", wrapper_result="(label, fn(*args))"
+    v="v1",
+    extra_param="",
+    extra_arg="",
+    extra_arg2="",
+    decorate_prelude="pass",
+    wrapper_result="(label, fn(*args))",
 )
 V2 = VERSION_SOURCE.format(
     v="v2",
     extra_param=', b="v2"',
     extra_arg=", b",
     extra_arg2=', "extra"',
-    wrapper_result='(label, fn(*args), "wrapped-" + label)',
+    decorate_prelude='suffix = "wrapped-" + label  # one more free variable in wrapper',
+    wrapper_result="(label, fn(*args), suffix)",
 )
 
 EXPECTED = {

@@ -371,3 +371,32 @@ def test_unknown_module_name(modules):
         hotreload.reload(name)
     assert name in str(info.value)
     assert name not in sys.modules
+
+
+def test_module_without_a_source_file_raises_reload_error():
+    import types
+
+    fake = types.ModuleType("hotreload_test_fake_module_without_file")
+    sys.modules[fake.__name__] = fake
+    try:
+        fake.X = 1
+        with pytest.raises(ReloadError) as info:
+            hotreload.reload(fake)
+        assert fake.__name__ in str(info.value)
+        assert fake.X == 1 and sys.modules[fake.__name__] is fake
+    finally:
+        del sys.modules[fake.__name__]
+
+
+def test_builtin_module_raises_reload_error():
+    before = dict(vars(sys))
+    with pytest.raises(ReloadError) as info:
+        hotreload.reload("sys")
+    assert "sys" in str(info.value)
+    assert set(vars(sys)) == set(before)
+
+
+@pytest.mark.parametrize("argument", [42, None, b"name", ["m"]])
+def test_wrong_argument_type_raises_type_error(argument):
+    with pytest.raises(TypeError):
+        hotreload.reload(argument)

@@ -9,7 +9,6 @@ changed (3.13 gives each class a limited number of type versions).
 from __future__ import annotations
 
 import abc
-import enum
 from types import FunctionType
 from typing import Any, Dict, Iterator, Optional
 
@@ -65,7 +64,7 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
         if _removable(old, name):
             reconciler.tx.delattr(old, name)
     _recompute_abstract_methods(reconciler, old)
-    if isinstance(old, enum.EnumMeta):
+    if _is_enum(old):
         _warn_changed_members(reconciler, old, new, label)
 
 
@@ -131,17 +130,23 @@ def _names(classes: tuple) -> str:
 def _members(old: type, new: type) -> Dict[str, Any]:
     """The new class's own attributes that are reconciled into the old class."""
     skip = set(_LAYOUT)
-    if issubclass(new, enum.Enum):
+    if _is_enum(new):
         skip |= _ENUM_INTERNALS | set(getattr(new, "_member_map_", {}))
         skip.add("__new__")  # Enum keeps its own __new__ once members exist
     member_descriptors = {name for name, value in vars(new).items() if type(value).__name__ == "member_descriptor"}
     return {name: value for name, value in vars(new).items() if name not in skip and name not in member_descriptors}
 
 
+def _is_enum(cls: type) -> bool:
+    """An enum class. Told by its member map, not by ``issubclass``: reloading the
+    ``enum`` module itself makes new enums that are not subclasses of the old ``Enum``."""
+    return "_member_map_" in vars(cls)
+
+
 def _removable(old: type, name: str) -> bool:
     if name in _LAYOUT or name in ("__module__", "__qualname__", "__doc__"):
         return False
-    if issubclass(old, enum.Enum) and (name in _ENUM_INTERNALS or name in getattr(old, "_member_map_", {})):
+    if _is_enum(old) and (name in _ENUM_INTERNALS or name in getattr(old, "_member_map_", {})):
         return False
     return type(vars(old)[name]).__name__ != "member_descriptor"
 
@@ -156,6 +161,7 @@ def _reconcile_member(
     if kept is None:
         if old_value is not _MISSING and _is_data(old_value) and _is_data(new_value):
             if not (name.startswith("__") or name in _GENERATED) and policy.keeps_live_value(name, old_value, new_value):
+                reconciler.fold_data(old_value, new_value)
                 return
         kept = reconciler.adopt_new(new_value)
     if kept is old_value:

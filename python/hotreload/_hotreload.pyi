@@ -33,7 +33,7 @@ def rebind_globals(functions: List[FunctionType], scratch: Dict[str, Any], globa
     """Point functions whose ``__globals__`` is ``scratch`` at ``globals``; returns how many."""
 
 def stored_names(
-    code: bytes, names: Tuple[str, ...], store_ops: Sequence[int], extended_arg: int, import_star: Optional[int]
+    code: bytes, names: Tuple[str, ...], store_ops: Sequence[int], extended_arg: int, import_star: Tuple[int, Optional[int]]
 ) -> Optional[List[str]]:
     """Names that store instructions in ``code`` refer to; None if ``import *`` is present."""
 

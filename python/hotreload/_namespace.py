@@ -26,7 +26,8 @@ IMPORT_STATE = frozenset(
 
 _STORE_OPS = [dis.opmap[name] for name in ("STORE_NAME", "STORE_GLOBAL") if name in dis.opmap]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
-_IMPORT_STAR = dis.opmap.get("IMPORT_STAR")
+# ``from x import *``: its own opcode up to 3.11, an intrinsic call (number 2) from 3.12.
+_IMPORT_STAR = (dis.opmap["IMPORT_STAR"], None) if "IMPORT_STAR" in dis.opmap else (dis.opmap["CALL_INTRINSIC_1"], 2)
 
 _MISSING = object()
 
@@ -80,6 +81,7 @@ def reconcile_namespace(
     created: Container[int],
     undecorated: Dict[FunctionType, FunctionType],
     before_run: Container[str],
+    mentioned: Callable[[str], bool],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -87,23 +89,33 @@ def reconcile_namespace(
 
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
+    ``mentioned`` tells whether the new source text mentions a name at all.
     ``undecorated`` maps old functions inside live decorated objects to the new
     functions compiled without those decorators (the live objects stay in place).
     """
     module_name = reconciler.module_name
-    for old_function, new_function in undecorated.items():
-        reconciler.update_function(old_function, new_function, new_function.__qualname__)
-    old_definitions = definition_index(module_name, live)
+    old_definitions = reconciler.definitions = definition_index(module_name, live)
     change = NamespaceChange(values={}, removed=[], replaced={})
+    definitions = []
+    # Data first: a kept sentinel (``MISSING = object()``) must be known before
+    # the functions whose defaults were made with the new one are updated.
     for name, value in new.items():
         if name in IMPORT_STATE:
             continue
         before = live.get(name, _MISSING)
         if value is before:
-            if defined is not None and name not in defined and _was_defined(name, before, defined_before):
+            if defined is not None and name not in defined and _was_defined(name, before, defined_before, mentioned):
                 change.removed.append(name)
             continue
-        if type(value) is FunctionType and value.__module__ == module_name:
+        if _is_definition(value, module_name):
+            definitions.append((name, value, before))
+            continue
+        after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
+        _record(change, name, before, after)
+    for old_function, new_function in undecorated.items():
+        reconciler.update_function(old_function, new_function, new_function.__qualname__)
+    for name, value, before in definitions:
+        if type(value) is FunctionType:
             # The common case, kept short: a module-level function and its old self.
             counterpart = old_definitions.get(value.__qualname__)
             if type(counterpart) is FunctionType:
@@ -111,12 +123,8 @@ def reconcile_namespace(
             else:
                 after = _decide_definition(reconciler, name, before, value, value, old_definitions, report)
         else:
-            after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
-        if after is before:
-            continue
-        change.values[name] = after
-        if before is not _MISSING:
-            change.replaced[name] = before
+            after = _decide_definition(reconciler, name, before, value, _target(value), old_definitions, report)
+        _record(change, name, before, after)
     for name in live:
         # Names the live module gained while the new source ran (a submodule
         # imported by it sets itself on the package) are not the source's to remove.
@@ -127,13 +135,39 @@ def reconcile_namespace(
     return change
 
 
-def _was_defined(name: str, value: Any, defined_before: Optional[Callable[[str], bool]]) -> bool:
+def _target(value: Any) -> Any:
+    return value.__wrapped__ if is_cache_wrapper(value) else value
+
+
+def _is_definition(value: Any, module_name: str) -> bool:
+    """A function, class or cache wrapper defined in this module (matched by qualified name)."""
+    target = _target(value)
+    return (type(target) is FunctionType or isinstance(target, type)) and getattr(
+        target, "__module__", None
+    ) == module_name
+
+
+def _record(change: NamespaceChange, name: str, before: Any, after: Any) -> None:
+    if after is before:
+        return
+    change.values[name] = after
+    if before is not _MISSING:
+        change.replaced[name] = before
+
+
+def _was_defined(
+    name: str, value: Any, defined_before: Optional[Callable[[str], bool]], mentioned: Callable[[str], bool]
+) -> bool:
     """Whether a name the new code no longer binds came from the source (so it goes).
 
     Names set from outside (a submodule attribute, a value assigned at run time)
-    are live state, not definitions, and stay.
+    are live state, not definitions, and stay. So does a name the new source
+    still mentions: it may be set dynamically (``globals()[name] = ...``) to
+    the very object it already holds.
     """
     if name.startswith("__") and name.endswith("__"):
+        return False
+    if mentioned(name):
         return False
     if defined_before is not None:
         return defined_before(name)
@@ -151,9 +185,6 @@ def _decide(
     report: ReloadReport,
 ) -> Any:
     """The value ``name`` will hold after the reload."""
-    target = value.__wrapped__ if is_cache_wrapper(value) else value
-    if (is_function(target) or is_class(target)) and getattr(target, "__module__", None) == reconciler.module_name:
-        return _decide_definition(reconciler, name, before, value, target, old_definitions, report)
     if before is _MISSING:
         report.added.append(name)
         return reconciler.remap_container(value, created)
@@ -164,6 +195,7 @@ def _decide(
         return reconciler.kept(value)
     if policy.keeps_live_value(name, before, value):
         report.kept.append(name)
+        reconciler.fold_data(before, value)
         return before
     report.refreshed.append(name)
     return reconciler.remap_container(value, created)

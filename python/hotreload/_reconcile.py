@@ -14,7 +14,7 @@ from typing import Container, Any, Callable, Dict, List, Optional, Set
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
-from hotreload._policy import DataPolicy
+from hotreload._policy import DataPolicy, is_immutable
 from hotreload._transaction import Transaction
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
@@ -67,6 +67,9 @@ class Reconciler:
         self.added: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
+        self._data_folds: Dict[int, Any] = {}
+        # Old definitions of the module by qualified name (set by reconcile_namespace).
+        self.definitions: Dict[str, Any] = {}
         self._undo = tx.undo_log
         tx.reconciler = self
 
@@ -77,6 +80,16 @@ class Reconciler:
         if old is not new:
             self.replaced[id(new)] = old
             self._new.append(new)
+
+    def fold_data(self, live: Any, new: Any) -> None:
+        """Records that the reload keeps ``live`` where the new source made ``new``.
+
+        Functions whose defaults were made with ``new`` (a sentinel such as
+        ``MISSING = object()``) get ``live`` instead when they are updated.
+        """
+        if live is not new and not is_immutable(new):
+            self.fold(live, new)
+            self._data_folds[id(new)] = live
 
     def kept(self, value: Any) -> Any:
         """The object that stands for ``value`` after the reload."""
@@ -89,7 +102,7 @@ class Reconciler:
         if old is new or self.replaced.get(id(new)) is old:
             return old
         changed = function_changed(old, new)
-        _hotreload.update_function_in(self._undo, old, new)
+        _hotreload.update_function_in(self._undo, old, new, self._data_folds or None)
         self.replaced[id(new)] = old
         self._new.append(new)
         if old.__closure__ is not None:
@@ -142,12 +155,38 @@ class Reconciler:
 
         if old is new or not self.tx.claim(old, new):
             return old
+        self._reconcile_dependencies(new)
         self.fold(old, new)
         changes_before, updated_before = self.tx.size, len(self.updated)
         reconcile_class(self, old, new, label)
         if self.tx.size != changes_before or len(self.updated) != updated_before:
             self.updated.insert(updated_before, label)
         return old
+
+    def _reconcile_dependencies(self, new: type) -> None:
+        """Reconciles ``new``'s metaclass and bases first when this reload also made them.
+
+        A module's dict order is not always definition order (enum.py binds
+        ``Enum = None`` before defining its metaclass), and a class can only be
+        checked against its old self once its metaclass and bases are kept ones.
+        """
+        old = self.counterpart_of(new)
+        if not isinstance(old, type):
+            return
+        pairs = [(type(old), type(new))]
+        if len(old.__bases__) == len(new.__bases__):
+            pairs.extend(zip(old.__bases__, new.__bases__))
+        for old_dependency, dependency in pairs:
+            if id(dependency) in self.replaced or old_dependency is dependency:
+                continue
+            if getattr(dependency, "__module__", None) != self.module_name:
+                continue
+            if old_dependency.__qualname__ == dependency.__qualname__:
+                self.update_class(old_dependency, dependency, dependency.__qualname__)
+
+    def counterpart_of(self, new: Any) -> Optional[Any]:
+        """The old object ``new`` should be folded into, if the caller told (see reconcile_namespace)."""
+        return self.definitions.get(getattr(new, "__qualname__", None)) if self.definitions else None
 
     # -- any value ------------------------------------------------------------
 

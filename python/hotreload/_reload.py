@@ -24,6 +24,7 @@ import gc
 import importlib.util
 import linecache
 import logging
+import re
 import sys
 import threading
 import time
@@ -224,6 +225,7 @@ class _Reload:
                     created,
                     {e.old_function: e.new_function for e in undecorated.values() if e.new_function is not None},
                     self.names_before_run,
+                    functools.partial(_mentions, text),
                     self.report,
                 )
                 for name, value in change.values.items():
@@ -255,6 +257,11 @@ class _Reload:
             lineno = map_source(text).first_line("", label.split(".")[0])
         message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
         return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
+
+
+def _mentions(text: str, name: str) -> bool:
+    """True if ``name`` appears in ``text`` as a whole word."""
+    return re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text) is not None
 
 
 class _Created:
