@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::function::{self, FunctionState};
+use crate::function::{self, FunctionState, Plan};
 
 /// The Python callable `(old_class, new_class, transaction_or_None)` that
 /// reconciles classes found in closure cells. Registered once by `hotreload`.
@@ -36,8 +36,9 @@ struct Updater<'py> {
     /// never allocates; call trees are small, so a linear scan beats hashing.
     root: (usize, usize),
     in_progress: Vec<(usize, usize)>,
-    /// Standalone calls undo nested updates themselves if a later step fails.
-    undo: Vec<FunctionState>,
+    /// Nested functions to change, planned before any function is changed, then
+    /// installed together with the top-level one (which is planned last).
+    plans: Vec<Plan<'py>>,
     /// `{id(new object): kept object}`: default values made by a reload that
     /// stand for objects it kept (a module's `MISSING = object()` sentinel).
     substitutions: Option<Bound<'py, PyDict>>,
@@ -75,26 +76,36 @@ impl<'py> Updater<'py> {
                 fields.set_defaults(defaults, kwdefaults);
             }
         }
-        self.remember(old, nested)?;
-        function::install(old, new, fields)
+        self.remember(old)?;
+        let mut plan = Plan::new(old, new, fields);
+        if nested {
+            self.plans.push(plan);
+            return Ok(());
+        }
+        // The whole tree is planned: install it at once. The previous values
+        // come back in the plans and are released with them, once every
+        // function is consistent again.
+        if self.plans.is_empty() {
+            function::install(std::slice::from_mut(&mut plan))
+        } else {
+            self.plans.push(plan);
+            function::install(&mut self.plans)
+        }
     }
 
-    /// Keeps what is needed to put `old` back if the update is abandoned.
-    fn remember(&mut self, old: &Bound<'py, PyAny>, nested: bool) -> PyResult<()> {
-        match &self.transaction {
-            Some(tx) => {
-                let state = Bound::new(self.py, FunctionState::capture(old))?;
-                // An undo list is appended to directly; anything else gets `record(state)`.
-                match tx.cast::<PyList>() {
-                    Ok(undo) => undo.append(state)?,
-                    Err(_) => {
-                        tx.call_method1(intern!(self.py, "record"), (state,))?;
-                    }
+    /// Records in the transaction, if any, how to put `old` back. Nothing has
+    /// been changed yet: every function is installed only once all are planned,
+    /// and `function::install` puts them all back itself if it fails.
+    fn remember(&mut self, old: &Bound<'py, PyAny>) -> PyResult<()> {
+        if let Some(tx) = &self.transaction {
+            let state = Bound::new(self.py, FunctionState::capture(old))?;
+            // An undo list is appended to directly; anything else gets `record(state)`.
+            match tx.cast::<PyList>() {
+                Ok(undo) => undo.append(state)?,
+                Err(_) => {
+                    tx.call_method1(intern!(self.py, "record"), (state,))?;
                 }
             }
-            // A standalone top-level swap puts itself back when it fails.
-            None if nested => self.undo.push(FunctionState::capture(old)),
-            None => {}
         }
         Ok(())
     }
@@ -186,12 +197,6 @@ impl<'py> Updater<'py> {
         folded.push((new_value.unbind(), old_value.unbind()));
         Ok(Some(old_cell.clone()))
     }
-
-    fn rollback(&mut self) {
-        while let Some(state) = self.undo.pop() {
-            state.restore_now(self.py);
-        }
-    }
 }
 
 fn is_function(obj: &Bound<'_, PyAny>) -> bool {
@@ -277,14 +282,10 @@ fn run<'py>(
         transaction,
         root: (old.as_ptr() as usize, new.as_ptr() as usize),
         in_progress: Vec::new(),
-        undo: Vec::new(),
+        plans: Vec::new(),
         substitutions,
     };
-    let result = updater.update(old, new, false);
-    if result.is_err() {
-        updater.rollback();
-    }
-    result
+    updater.update(old, new, false)
 }
 
 /// Makes `old` behave exactly as `new`: code, closure (merged by free-variable

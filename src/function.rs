@@ -24,9 +24,8 @@ use std::sync::Mutex;
 
 use crate::version;
 
-/// Positions in `Fields` (the order of `slots`).
+/// Positions in `Fields` (the order of `slots`; the code is at 1).
 const CLOSURE: usize = 0;
-const CODE: usize = 1;
 const GLOBALS: usize = 2;
 const DICT: usize = 3;
 const DEFAULTS: usize = 4;
@@ -229,7 +228,9 @@ pub(crate) fn install(plans: &mut [Plan<'_>]) -> PyResult<()> {
     for i in 0..plans.len() {
         // SAFETY: the code pointer of a live function is a live code object (or
         // null); this takes a reference of our own to pass to the setter.
-        let code = unsafe { Bound::from_borrowed_ptr_or_opt(plans[i].old.py(), (*raw(&plans[i].old)).func_code) };
+        let code = unsafe {
+            Bound::from_borrowed_ptr_or_opt(plans[i].old.py(), (*raw(&plans[i].old)).func_code)
+        };
         if let Some(code) = code {
             if let Err(err) = set_code(&plans[i].old, &code) {
                 // Put every function back, newest exchange first.

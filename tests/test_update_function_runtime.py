@@ -16,7 +16,7 @@ import textwrap
 import threading
 import time
 import types
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -200,6 +200,53 @@ def test_no_memory_growth_over_many_updates():
 # -- threads ------------------------------------------------------------------------
 
 
+class _Yield:
+    """Released with the `__dict__` a function had: its finalizer lets other threads run."""
+
+    def __del__(self):
+        time.sleep(0)
+
+
+def _hammer(target: Callable[[], Any], valid: set, install: Callable[[int], None], swaps: int = 20000) -> Dict[Any, int]:
+    """Calls ``target`` in a thread while ``install(i)`` swaps versions; checks every result."""
+    stop = threading.Event()
+    seen: Dict[Any, int] = {}
+    problems: List[Any] = []
+    calls = [0]
+
+    def caller():
+        try:
+            while not stop.is_set():
+                result = target()
+                if result not in valid:
+                    problems.append(result)
+                seen[result] = seen.get(result, 0) + 1
+                calls[0] += 1
+        except BaseException as error:  # noqa: BLE001 - anything at all is a failure
+            problems.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=caller)
+    thread.start()
+    try:
+        for i in range(swaps):
+            install(i)
+            assert target() in valid
+            if i % 100 in (0, 51):
+                # Make sure the caller runs while each of the versions is installed.
+                before, deadline = calls[0], time.monotonic() + 5
+                while calls[0] == before and time.monotonic() < deadline and not problems:
+                    time.sleep(1e-4)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert problems == []
+    assert set(seen) == valid, seen
+    return seen
+
+
 def test_thread_never_sees_a_torn_function():
     def version_one():
         a, b, c = "1a", "1b", "1c"
@@ -218,40 +265,30 @@ def test_thread_never_sees_a_torn_function():
         return f
 
     one, two = version_one(), version_two()
-    valid = {one(), two()}
     target = version_one()
-    stop = threading.Event()
-    seen: Dict[Any, int] = {}
-    problems: List[Any] = []
-
-    def caller():
-        try:
-            while not stop.is_set():
-                result = target()
-                if result not in valid:
-                    problems.append(result)
-                seen[result] = seen.get(result, 0) + 1
-        except BaseException as error:  # noqa: BLE001 - anything at all is a failure
-            problems.append(error)
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    thread = threading.Thread(target=caller)
-    thread.start()
-    try:
-        for i in range(20000):
-            update_function(target, two if i % 2 == 0 else one)
-            assert target() in valid
-            if i % 100 in (0, 51):
-                # Let the caller run while each of the versions is installed.
-                time.sleep(0)
-    finally:
-        stop.set()
-        thread.join()
-        sys.setswitchinterval(interval)
-    assert problems == []
-    assert set(seen) == valid, seen
+    _hammer(target, {one(), two()}, lambda i: update_function(target, two if i % 2 == 0 else one))
     assert target() == one()
+
+
+def test_thread_never_sees_a_wrapper_and_wrapped_function_from_different_versions():
+    def make(tag, closure_size):
+        extra = ("x",) * closure_size
+
+        def inner():
+            return (tag,) + extra[:0]
+
+        inner.finalized_when_replaced = _Yield()
+
+        def wrapper():
+            return (tag, inner())
+
+        return wrapper
+
+    target = make("v1", 1)
+    valid = {("v1", ("v1",)), ("v2", ("v2",))}
+    # Fresh versions each time, so that what the functions held before is
+    # released (running a finalizer that switches threads) during each update.
+    _hammer(target, valid, lambda i: update_function(target, make("v2" if i % 2 == 0 else "v1", i % 3)), 4000)
 
 
 # -- the specializing interpreter ------------------------------------------------------

@@ -65,7 +65,7 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
             reconciler.tx.delattr(old, name)
     _recompute_abstract_methods(reconciler, old)
     if _is_enum(old):
-        _warn_changed_members(reconciler, old, new, label)
+        _keep_members(reconciler, old, new, label)
 
 
 class _LazyPolicy:
@@ -261,9 +261,13 @@ def _self_and_subclasses(cls: type) -> Iterator[type]:
         stack.extend(type.__subclasses__(klass))
 
 
-def _warn_changed_members(reconciler: Reconciler, old: type, new: type, label: str) -> None:
-    old_members = list(getattr(old, "_member_map_", {}))
-    new_members = list(getattr(new, "_member_map_", {}))
+def _keep_members(reconciler: Reconciler, old: type, new: type, label: str) -> None:
+    """Enum members keep their identity: new code's references to new members mean the old ones."""
+    old_map, new_map = vars(old)["_member_map_"], vars(new)["_member_map_"]
+    for name, member in new_map.items():
+        if name in old_map:
+            reconciler.fold(old_map[name], member)
+    old_members, new_members = list(old_map), list(new_map)
     if old_members != new_members:
         reconciler.warnings.append(
             f"enum {label}: members changed ({old_members} -> {new_members}); "

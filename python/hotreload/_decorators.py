@@ -18,17 +18,22 @@ import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
-from hotreload._policy import SourceMap, Statement
+from hotreload._policy import SourceMap, Statement, is_immutable
 
 _SEARCH_LIMIT = 64
 _DECORATOR_ROOT = re.compile(r"^\s*@\s*([A-Za-z_]\w*)", re.MULTILINE)
 
 
 def plan_undecorated(
-    old: SourceMap, new: SourceMap, new_lines: List[str], live: Dict[str, Any]
+    old: Optional[SourceMap], new: SourceMap, new_lines: List[str], live: Dict[str, Any]
 ) -> Dict[str, "Undecorated"]:
-    """Module-level functions to compile without their decorators, by name."""
-    old_decorated = {s.defines: s for s in old.decorated("") if s.defines}
+    """Module-level functions to compile without their decorators, by name.
+
+    Without the previous source (``old`` None) the decorators are taken as
+    unchanged: re-registering a view function is an error in Flask, while a
+    decorator edited in the very first reload of such a module is rare.
+    """
+    old_decorated = {s.defines: s for s in old.decorated("") if s.defines} if old is not None else None
     plan: Dict[str, Undecorated] = {}
     for statement in new.decorated(""):
         name = statement.defines
@@ -37,10 +42,12 @@ def plan_undecorated(
         header = new_lines[statement.header_line - 1].lstrip()
         if not header.startswith(("def ", "async ")):
             continue  # class decorators shape the class itself (dataclass, ...): always re-run
-        previous = old_decorated.get(name)
-        if previous is None or previous.decorators != statement.decorators:
-            continue
-        if not all(_survives(root, old, new) for root in _DECORATOR_ROOT.findall(statement.decorators)):
+        if old_decorated is not None:
+            previous = old_decorated.get(name)
+            if previous is None or previous.decorators != statement.decorators:
+                continue
+        roots = _DECORATOR_ROOT.findall(statement.decorators)
+        if not all(_survives(root, old, new, live) for root in roots):
             continue
         inner = find_wrapped(live.get(name), name)
         if inner is not None:
@@ -77,7 +84,7 @@ class Adopter:
         return entry.live
 
 
-def _survives(root: str, old: SourceMap, new: SourceMap) -> bool:
+def _survives(root: str, old: Optional[SourceMap], new: SourceMap, live: Dict[str, Any]) -> bool:
     """Whether the object a decorator hangs off (``app`` in ``@app.route``) outlives the reload.
 
     A registry the reload builds afresh (a function of this module, such as a
@@ -87,7 +94,9 @@ def _survives(root: str, old: SourceMap, new: SourceMap) -> bool:
     """
     if new.defines("", root):
         return False
-    return new.defining_text("", root) == old.defining_text("", root)
+    if old is not None:
+        return new.defining_text("", root) == old.defining_text("", root)
+    return not is_immutable(live.get(root))
 
 
 def strip_decorators(lines: List[str], plan: Dict[str, Undecorated]) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Container, Any, Callable, Dict, FrozenSet, List, Optional, Set
 
 from hotreload import _hotreload
+from hotreload._decorators import Undecorated
 from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
 from hotreload._report import ReloadReport
@@ -79,7 +80,7 @@ def reconcile_namespace(
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
     created: Container[int],
-    undecorated: Dict[FunctionType, FunctionType],
+    undecorated: List[Undecorated],
     before_run: Container[str],
     mentioned: Callable[[str], bool],
     report: ReloadReport,
@@ -90,8 +91,9 @@ def reconcile_namespace(
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
     ``mentioned`` tells whether the new source text mentions a name at all.
-    ``undecorated`` maps old functions inside live decorated objects to the new
-    functions compiled without those decorators (the live objects stay in place).
+    ``undecorated`` are the functions compiled without their decorators: each new
+    one is folded into the old function inside the live decorated object, which
+    stays in place (a cache it is is cleared).
     """
     module_name = reconciler.module_name
     old_definitions = reconciler.definitions = definition_index(module_name, live)
@@ -110,10 +112,13 @@ def reconcile_namespace(
         if _is_definition(value, module_name):
             definitions.append((name, value, before))
             continue
-        after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
+        after = _decide(reconciler, name, before, value, old_definitions, policy, report)
         _record(change, name, before, after)
-    for old_function, new_function in undecorated.items():
-        reconciler.update_function(old_function, new_function, new_function.__qualname__)
+    for entry in undecorated:
+        new_function = entry.new_function
+        reconciler.update_function(entry.old_function, new_function, new_function.__qualname__)
+        if is_cache_wrapper(entry.live):
+            entry.live.cache_clear()
     for name, value, before in definitions:
         if type(value) is FunctionType:
             # The common case, kept short: a module-level function and its old self.
@@ -125,6 +130,11 @@ def reconcile_namespace(
         else:
             after = _decide_definition(reconciler, name, before, value, _target(value), old_definitions, report)
         _record(change, name, before, after)
+    # Now that every definition is folded, data the reload made (``TABLE =
+    # {"main": Service}``) can be pointed at the kept objects.
+    for name, value in change.values.items():
+        if not _is_definition(value, module_name):
+            change.values[name] = reconciler.remap_container(value, created)
     for name in live:
         # Names the live module gained while the new source ran (a submodule
         # imported by it sets itself on the package) are not the source's to remove.
@@ -181,13 +191,12 @@ def _decide(
     value: Any,
     old_definitions: Dict[str, Any],
     policy: DataPolicy,
-    created: Container[int],
     report: ReloadReport,
 ) -> Any:
-    """The value ``name`` will hold after the reload."""
+    """The value a data ``name`` will hold after the reload (containers are remapped later)."""
     if before is _MISSING:
         report.added.append(name)
-        return reconciler.remap_container(value, created)
+        return value
     if name.startswith("__") and name.endswith("__"):
         return value
     if _is_binding(before) or _is_binding(value):
@@ -198,7 +207,7 @@ def _decide(
         reconciler.fold_data(before, value)
         return before
     report.refreshed.append(name)
-    return reconciler.remap_container(value, created)
+    return value
 
 
 def _decide_definition(

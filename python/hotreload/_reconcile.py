@@ -67,7 +67,6 @@ class Reconciler:
         self.added: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
-        self._data_folds: Dict[int, Any] = {}
         # Old definitions of the module by qualified name (set by reconcile_namespace).
         self.definitions: Dict[str, Any] = {}
         self._undo = tx.undo_log
@@ -89,7 +88,6 @@ class Reconciler:
         """
         if live is not new and not is_immutable(new):
             self.fold(live, new)
-            self._data_folds[id(new)] = live
 
     def kept(self, value: Any) -> Any:
         """The object that stands for ``value`` after the reload."""
@@ -102,7 +100,7 @@ class Reconciler:
         if old is new or self.replaced.get(id(new)) is old:
             return old
         changed = function_changed(old, new)
-        _hotreload.update_function_in(self._undo, old, new, self._data_folds or None)
+        _hotreload.update_function_in(self._undo, old, new, self.replaced if new.__defaults__ or new.__kwdefaults__ else None)
         self.replaced[id(new)] = old
         self._new.append(new)
         if old.__closure__ is not None:

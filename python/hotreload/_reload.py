@@ -39,6 +39,7 @@ from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated,
 from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
+from hotreload._registries import repoint_registries
 from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
 from hotreload._report import ReloadReport
 from hotreload._transaction import Transaction
@@ -100,9 +101,15 @@ class _Reload:
         previous = _sources.previous(self.name)
         maps = (map_source(previous), map_source(text)) if previous is not None else None
         lines = text.split("\n")
-        undecorated = plan_undecorated(*maps, lines, self.module.__dict__) if maps is not None else {}
-        code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
-        namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+        undecorated: Dict[str, Undecorated] = {}
+        if text.startswith("@") or "\n@" in text:
+            old_map, new_map = maps if maps is not None else (None, map_source(text))
+            undecorated = plan_undecorated(old_map, new_map, lines, self.module.__dict__)
+        if maps is not None or not undecorated:
+            code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
+            namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+        else:
+            code, namespace, created, undecorated = self._execute_unknown_source(data, lines, undecorated)
         self._reconcile(namespace, created, code, text, maps, undecorated)
         _sources.record(self.name, data)
         linecache.checkcache(self.path)
@@ -136,6 +143,29 @@ class _Reload:
                 path=self.path,
                 lineno=lineno,
             ) from error
+
+    def _execute_unknown_source(
+        self, data: bytes, lines: List[str], plan: Dict[str, Undecorated]
+    ) -> Tuple[types.CodeType, Dict[str, Any], "_Created", Dict[str, Undecorated]]:
+        """Without the previous source, decorators are re-run as written (their
+        arguments may have been edited); only if that fails (a registry refusing
+        a second registration) is the run repeated with them left out."""
+        code = self._compile(data)
+        try:
+            namespace, created = self._execute(code, None)
+            return code, namespace, created, {}
+        except ReloadError as error:
+            first_error = error
+        try:
+            code = self._compile(strip_decorators(lines, plan))
+            namespace, created = self._execute(code, Adopter(plan))
+        except ReloadError:
+            raise first_error from first_error.__cause__
+        self.report.warnings.append(
+            f"decorators of {', '.join(sorted(plan))} were not re-run: re-running them failed "
+            f"({first_error.__cause__!r}); edits to those decorator lines need a restart"
+        )
+        return code, namespace, created, plan
 
     # -- 2. and 3. execute in a scratch namespace -------------------------------
 
@@ -223,7 +253,7 @@ class _Reload:
                     None if old_map is None else functools.partial(old_map.binds, ""),
                     module_policy,
                     created,
-                    {e.old_function: e.new_function for e in undecorated.values() if e.new_function is not None},
+                    [e for e in undecorated.values() if e.new_function is not None],
                     self.names_before_run,
                     functools.partial(_mentions, text),
                     self.report,
@@ -234,6 +264,7 @@ class _Reload:
                     tx.del_item(live, name)
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
+                    repoint_registries(tx, self.module, live, reconciler.replaced)
                 self.report.updated.extend(reconciler.updated)
                 self.report.added.extend(reconciler.added)
                 self.report.warnings.extend(reconciler.warnings)
