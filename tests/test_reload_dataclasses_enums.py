@@ -547,3 +547,55 @@ def test_dataclass_default_factory_refers_to_kept_class(modules):
     car = m.Car()
     assert type(car.engine) is Engine
     assert car.engine.start() == "vroom"
+
+
+def test_plain_class_becomes_a_dataclass(modules):
+    m = modules.make(
+        """
+        class Point:
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+        """
+    )
+    Point = m.Point
+    live = Point(1, 2)
+    modules.edit(
+        m,
+        """
+        from dataclasses import dataclass
+        @dataclass
+        class Point:
+            x: int
+            y: int = 0
+        """,
+    )
+    hotreload.reload(m)
+    assert m.Point is Point
+    assert dataclasses.is_dataclass(Point)
+    assert Point(1) == Point(1, 0)
+    assert repr(live) == "Point(x=1, y=2)"
+    assert live == Point(1, 2)
+
+
+def test_enum_missing_hook_and_classmethods_update(modules):
+    source = """
+        import enum
+        class Mode(enum.Enum):
+            FAST = "fast"
+            SLOW = "slow"
+            @classmethod
+            def _missing_(cls, value):
+                {body}
+        """
+    m = modules.make(source.format(body="return None"))
+    Mode = m.Mode
+    fast = Mode.FAST
+    with pytest.raises(ValueError):
+        Mode("FAST")
+    modules.edit(
+        m,
+        source.format(body="return cls.__members__.get(str(value).upper())"),
+    )
+    hotreload.reload(m)
+    assert Mode("FAST") is fast
+    assert Mode("fast") is fast

@@ -721,3 +721,63 @@ def test_kind_change_with_warnings_as_errors_is_all_or_nothing(modules):
             assert numbers() == [1] and other() == "o1"
             return
     assert list(numbers()) == [1] and other() == "o2"
+
+
+def test_suspended_generator_continues_with_the_code_it_started_with(modules):
+    m = modules.make(
+        """
+        def numbers():
+            yield "a1"
+            yield "b1"
+        """
+    )
+    gen = m.numbers()
+    assert next(gen) == "a1"
+    modules.edit(
+        m,
+        """
+        def numbers():
+            yield "a2"
+            yield "b2"
+            yield "c2"
+        """,
+    )
+    hotreload.reload(m)
+    assert list(gen) == ["b1"]
+    assert list(m.numbers()) == ["a2", "b2", "c2"]
+
+
+def test_running_call_in_another_thread_finishes_with_its_own_version(modules):
+    import threading
+
+    m = modules.make(
+        """
+        def slow(started, proceed):
+            first = "v1"
+            started.set()
+            proceed.wait(10)
+            return (first, "v1")
+        """
+    )
+    started, proceed = threading.Event(), threading.Event()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(m.slow(started, proceed)))
+    thread.start()
+    assert started.wait(10)
+    modules.edit(
+        m,
+        """
+        def slow(started, proceed):
+            first = "v2"
+            started.set()
+            proceed.wait(10)
+            return (first, "v2", "new")
+        """,
+    )
+    hotreload.reload(m)
+    proceed.set()
+    thread.join(10)
+    assert result == [("v1", "v1")]
+    e1, e2 = threading.Event(), threading.Event()
+    e2.set()
+    assert m.slow(e1, e2) == ("v2", "v2", "new")

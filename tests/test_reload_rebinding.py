@@ -206,3 +206,53 @@ def test_shared_singletons_in_unrelated_modules_are_never_touched(modules, value
     hotreload.reload(config)
     assert importer.FLAG == "changed"
     assert bystander.FLAG == eval(value) and bystander.OTHER == eval(value)
+
+
+def test_module_without_a_source_file_is_rebound_too(modules):
+    """A notebook's or REPL's namespace (no file) that did ``from config import ...``."""
+    import types
+
+    config = modules.make("NAMES = ('alpha', 'beta', 1.5)\nRATE = 0.125\n", hint="config")
+    notebook = types.ModuleType(modules.unique("notebook"))
+    sys.modules[notebook.__name__] = notebook
+    exec(f"from {config.__name__} import NAMES, RATE", notebook.__dict__)
+    assert notebook.NAMES is config.NAMES
+    modules.edit(config, "NAMES = ('gamma',)\nRATE = 0.25\n")
+    hotreload.reload(config)
+    assert notebook.NAMES == ("gamma",)
+    assert notebook.RATE == 0.25
+
+
+def test_parenthesized_multi_line_import_with_comments_is_rebound(modules):
+    config = _config(modules)
+    user = modules.make(
+        f"""
+        from {config.__name__} import (  # settings used here
+            LIMIT,  # the maximum
+            MODE,  # how fast
+            NAMES as KNOWN_NAMES,
+        )
+        """,
+        hint="user",
+    )
+    modules.edit(config, "LIMIT = 21\nMODE = 'slow'\nNAMES = ('z',)\n")
+    hotreload.reload(config)
+    assert user.LIMIT == 21
+    assert user.MODE == "slow"
+    assert user.KNOWN_NAMES == ("z",)
+
+
+def test_import_inside_try_block_is_rebound(modules):
+    config = _config(modules)
+    user = modules.make(
+        f"""
+        try:
+            from {config.__name__} import LIMIT
+        except ImportError:
+            LIMIT = 0
+        """,
+        hint="user",
+    )
+    modules.edit(config, "LIMIT = 22\nMODE = 'fast'\nNAMES = ('a', 'b')\n")
+    hotreload.reload(config)
+    assert user.LIMIT == 22

@@ -9,6 +9,7 @@ the interpreter and audit hooks cannot be removed).
 
 import builtins
 import gc
+import operator
 import os
 import subprocess
 import sys
@@ -208,7 +209,7 @@ class _Yield:
 
 
 def _hammer(target: Callable[[], Any], valid: set, install: Callable[[int], None], swaps: int = 20000) -> Dict[Any, int]:
-    """Calls ``target`` in a thread while ``install(i)`` swaps versions; checks every result."""
+    """Calls ``target`` in a thread while ``install(i)`` swaps versions; every result must be in ``valid``."""
     stop = threading.Event()
     seen: Dict[Any, int] = {}
     problems: List[Any] = []
@@ -270,25 +271,57 @@ def test_thread_never_sees_a_torn_function():
     assert target() == one()
 
 
+def _decorated_v1(closure_size):
+    extra = ("x",) * closure_size
+
+    def inner():
+        return ("v1",) + extra[:0]
+
+    inner.finalized_when_replaced = _Yield()
+
+    def wrapper():
+        return ("v1", inner())
+
+    return wrapper
+
+
+def _decorated_v2(closure_size):
+    extra = ("y",) * closure_size
+
+    def inner():
+        return ("v2",) + extra[:0]
+
+    inner.finalized_when_replaced = _Yield()
+
+    def wrapper():
+        return ("v2", inner())
+
+    return wrapper
+
+
 def test_thread_never_sees_a_wrapper_and_wrapped_function_from_different_versions():
-    def make(tag, closure_size):
-        extra = ("x",) * closure_size
+    """A decorated function and the function it wraps change together.
 
-        def inner():
-            return (tag,) + extra[:0]
+    The thread reads both code objects in one C-level call (no thread switch can
+    happen in between), so a wrapper of one version seen with the wrapped
+    function of the other is a real tear, not a call that spanned an update.
+    """
+    target = _decorated_v1(1)
+    inner = target.__closure__[target.__code__.co_freevars.index("inner")].cell_contents
+    one, two = _decorated_v1(0), _decorated_v2(0)
+    valid = {
+        (f.__code__, f.__closure__[f.__code__.co_freevars.index("inner")].cell_contents.__code__) for f in (one, two)
+    }
+    codes = operator.attrgetter("__code__")
+    pair = (target, inner)
 
-        inner.finalized_when_replaced = _Yield()
+    def observe():
+        return tuple(map(codes, pair))
 
-        def wrapper():
-            return (tag, inner())
-
-        return wrapper
-
-    target = make("v1", 1)
-    valid = {("v1", ("v1",)), ("v2", ("v2",))}
     # Fresh versions each time, so that what the functions held before is
     # released (running a finalizer that switches threads) during each update.
-    _hammer(target, valid, lambda i: update_function(target, make("v2" if i % 2 == 0 else "v1", i % 3)), 4000)
+    _hammer(observe, valid, lambda i: update_function(target, (_decorated_v2 if i % 2 == 0 else _decorated_v1)(i % 3)), 4000)
+    assert target() == ("v1", ("v1",))
 
 
 # -- the specializing interpreter ------------------------------------------------------

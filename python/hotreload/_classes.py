@@ -163,7 +163,7 @@ def _reconcile_member(
             if not (name.startswith("__") or name in _GENERATED) and policy.keeps_live_value(name, old_value, new_value):
                 reconciler.fold_data(old_value, new_value)
                 return
-        kept = reconciler.adopt_new(new_value)
+        kept = reconciler.remap_container(reconciler.adopt_new(new_value), reconciler.created)
     if kept is old_value:
         return
     if old_value is _MISSING:

@@ -97,6 +97,7 @@ def reconcile_namespace(
     """
     module_name = reconciler.module_name
     old_definitions = reconciler.definitions = definition_index(module_name, live)
+    reconciler.created = created
     change = NamespaceChange(values={}, removed=[], replaced={})
     definitions = []
     # Data first: a kept sentinel (``MISSING = object()``) must be known before

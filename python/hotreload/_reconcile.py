@@ -14,7 +14,7 @@ from typing import Container, Any, Callable, Dict, List, Optional, Set
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
-from hotreload._policy import DataPolicy, is_immutable
+from hotreload._policy import DataPolicy
 from hotreload._transaction import Transaction
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
@@ -67,8 +67,10 @@ class Reconciler:
         self.added: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
-        # Old definitions of the module by qualified name (set by reconcile_namespace).
+        # Old definitions of the module by qualified name, and the ids of the
+        # objects the run of the new source made (both set by the reload).
         self.definitions: Dict[str, Any] = {}
+        self.created: Container[int] = ()
         self._undo = tx.undo_log
         tx.reconciler = self
 
@@ -84,9 +86,10 @@ class Reconciler:
         """Records that the reload keeps ``live`` where the new source made ``new``.
 
         Functions whose defaults were made with ``new`` (a sentinel such as
-        ``MISSING = object()``) get ``live`` instead when they are updated.
+        ``MISSING = object()``, or a string compared with ``is`` like argparse's
+        ``SUPPRESS``) get ``live`` instead when they are updated.
         """
-        if live is not new and not is_immutable(new):
+        if live is not new:
             self.fold(live, new)
 
     def kept(self, value: Any) -> Any:

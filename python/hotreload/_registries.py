@@ -39,6 +39,7 @@ def repoint_registries(
 
 
 def _registries(module: types.ModuleType, namespace: Dict[str, Any], replaced: Dict[int, Any]) -> Iterator[Any]:
+    yield sys.modules  # a module body may register an object of its own there (typing.io)
     for related in _related_modules(module, namespace, replaced):
         for value in list(vars(related).values()):
             if type(value) in (dict, list, set):
@@ -88,7 +89,7 @@ def _is_stdlib(module: types.ModuleType) -> bool:
 
 
 def _repoint(tx: Transaction, container: Any, replaced: Dict[int, Any]) -> int:
-    if len(container) > _LARGEST_REGISTRY:
+    if len(container) > _LARGEST_REGISTRY and container is not sys.modules:
         return 0
     if type(container) is dict:
         changes = [(key, replaced[id(value)]) for key, value in container.items() if id(value) in replaced]
