@@ -8,6 +8,7 @@ mod function;
 mod globals;
 mod scan;
 mod version;
+mod watch;
 
 use pyo3::prelude::*;
 
@@ -19,5 +20,6 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<function::FunctionState>()?;
     m.add_function(wrap_pyfunction!(scan::logical_lines, m)?)?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
+    m.add_class::<watch::FileWatcher>()?;
     Ok(())
 }
