@@ -12,7 +12,7 @@ use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use std::collections::HashSet;
 
 use crate::function::{self, FunctionState};
@@ -70,7 +70,13 @@ impl<'py> Updater<'py> {
         match &self.transaction {
             Some(tx) => {
                 let state = Bound::new(self.py, FunctionState::capture(old))?;
-                tx.call_method1(intern!(self.py, "record"), (state,))?;
+                // An undo list is appended to directly; anything else gets `record(state)`.
+                match tx.cast::<PyList>() {
+                    Ok(undo) => undo.append(state)?,
+                    Err(_) => {
+                        tx.call_method1(intern!(self.py, "record"), (state,))?;
+                    }
+                }
             }
             // A standalone top-level swap puts itself back when it fails.
             None if nested => self.undo.push(FunctionState::capture(old)),
@@ -277,7 +283,8 @@ pub fn update_function<'py>(
 }
 
 /// `update_function` inside a transaction: every function changed is recorded
-/// as `transaction.record(FunctionState)` before it changes, and the caller
+/// before it changes, as `transaction.record(FunctionState)` or, when
+/// `transaction` is the undo list itself, appended to it; the caller
 /// rolls the transaction back on failure.
 #[pyfunction]
 pub fn update_function_in<'py>(

@@ -18,7 +18,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure::update_function_in, m)?)?;
     m.add_function(wrap_pyfunction!(closure::_set_class_updater, m)?)?;
     m.add_class::<function::FunctionState>()?;
-    m.add_function(wrap_pyfunction!(scan::logical_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::statements, m)?)?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_class::<watch::FileWatcher>()?;
     Ok(())

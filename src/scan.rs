@@ -1,4 +1,4 @@
-//! A fast scanner that splits Python source into logical lines.
+//! A fast scanner that cuts Python source into statements.
 //!
 //! Deciding which top-level statements an edit changed must not cost a full
 //! `ast.parse` (slower than compiling the module). Statements are runs of
@@ -6,13 +6,11 @@
 //! backslash continuations to be recognised, which one pass over the bytes does.
 
 use pyo3::prelude::*;
+use std::collections::HashMap;
 
 /// One logical line as found: 1-based first and last physical line,
 /// indentation (in columns, tabs to multiples of 8), byte offsets of its text.
 type Found = (usize, usize, usize, usize, usize);
-
-/// One logical line as returned: first line, last line, indentation, text.
-type LogicalLine = (usize, usize, usize, String);
 
 struct Scanner<'a> {
     src: &'a [u8],
@@ -176,22 +174,117 @@ fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
-/// Splits `source` into logical lines: `(first_line, last_line, indent, text)`,
-/// with 1-based lines; the text has no trailing comment or newline. Blank and
-/// comment-only lines are left out.
+/// One statement: its first and last line, its text with the scope's
+/// indentation removed, and the name it defines if it is a `def` or `class`
+/// (`""` otherwise).
+type Statement = (usize, usize, String, String);
+
+/// Statements by scope: `""` for the module, the class path (`"A.B"`) for class bodies.
+type Scopes = HashMap<String, Vec<Statement>>;
+
+/// Cuts `source` into statements, for the module and for every class body.
+///
+/// A statement is a logical line at the scope's indentation together with the
+/// more indented lines below it (its body), the decorators above it and the
+/// `else`/`elif`/`except`/`finally` clauses that continue it.
 #[pyfunction]
-pub fn logical_lines(source: &str) -> Vec<LogicalLine> {
-    let bytes = source.as_bytes();
-    Scanner {
-        src: bytes,
+pub fn statements(source: &str) -> Scopes {
+    let src = source.as_bytes();
+    let lines = Scanner {
+        src,
         pos: 0,
         line: 1,
     }
-    .scan()
-    .into_iter()
-    .map(|(first, last, indent, start, end)| {
-        let text = String::from_utf8_lossy(&bytes[start..end]).into_owned();
-        (first, last, indent, text)
-    })
-    .collect()
+    .scan();
+    let mut out = Scopes::new();
+    collect(src, &lines, "", &mut out);
+    out
+}
+
+fn text_of<'a>(src: &'a [u8], line: &Found) -> &'a [u8] {
+    &src[line.3..line.4]
+}
+
+fn starts_with_word(text: &[u8], word: &[u8]) -> bool {
+    text.starts_with(word) && text.get(word.len()).is_none_or(|c| !is_ident(*c))
+}
+
+fn continues_compound(text: &[u8]) -> bool {
+    [&b"else"[..], b"elif", b"except", b"finally"]
+        .iter()
+        .any(|w| starts_with_word(text, w))
+}
+
+/// The name after `keyword` in a header such as `class Name(...):`, if `text` is one.
+fn defined_name<'a>(text: &'a [u8], keyword: &[u8]) -> Option<&'a str> {
+    let rest = text.strip_prefix(keyword)?;
+    let trimmed = rest.trim_ascii_start();
+    if trimmed.len() == rest.len() {
+        return None; // "classic = ..." is not a class statement
+    }
+    let end = trimmed
+        .iter()
+        .position(|c| !is_ident(*c))
+        .unwrap_or(trimmed.len());
+    std::str::from_utf8(&trimmed[..end])
+        .ok()
+        .filter(|n| !n.is_empty())
+}
+
+/// The name a `def`, `async def` or `class` header defines.
+fn definition(text: &[u8]) -> Option<&str> {
+    let after_async = text
+        .strip_prefix(b"async")
+        .map(|rest| rest.trim_ascii_start())
+        .filter(|rest| rest.len() + 5 < text.len())
+        .unwrap_or(text);
+    defined_name(after_async, b"def").or_else(|| defined_name(text, b"class"))
+}
+
+fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
+    let Some(first) = lines.first() else { return };
+    let indent = first.2;
+    let mut i = 0;
+    while i < lines.len() {
+        let head = i;
+        while i < lines.len() && lines[i].2 == indent && text_of(src, &lines[i]).starts_with(b"@") {
+            i += 1;
+        }
+        let header = i.min(lines.len() - 1);
+        i = header + 1;
+        while i < lines.len()
+            && (lines[i].2 > indent
+                || (lines[i].2 == indent && continues_compound(text_of(src, &lines[i]))))
+        {
+            i += 1;
+        }
+        let group = &lines[head..i];
+        let mut text = Vec::new();
+        for (n, line) in group.iter().enumerate() {
+            if n > 0 {
+                text.push(b'\n');
+            }
+            text.resize(text.len() + line.2.saturating_sub(indent), b' ');
+            text.extend_from_slice(text_of(src, line));
+        }
+        let last_line = group.last().map_or(first.1, |l| l.1);
+        let header_text = text_of(src, &lines[header]);
+        let defines = definition(header_text).unwrap_or_default().to_owned();
+        out.entry(scope.to_owned()).or_default().push((
+            group[0].0,
+            last_line,
+            String::from_utf8_lossy(&text).into_owned(),
+            defines,
+        ));
+        if let Some(name) = defined_name(header_text, b"class") {
+            if header + 1 < i {
+                let inner = if scope.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{scope}.{name}")
+                };
+                collect(src, &lines[header + 1..i], &inner, out);
+            }
+        }
+    }
 }

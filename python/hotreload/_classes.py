@@ -65,10 +65,12 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
 
 def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) -> None:
     def refuse(why: str) -> None:
-        raise ReloadError(
+        error = ReloadError(
             f"class {label} in module {reconciler.module_name} cannot be updated in place: {why}",
             name=reconciler.module_name,
         )
+        error.label = label  # type: ignore[attr-defined]
+        raise error
 
     if type(old) is not type(new) and reconciler.kept(type(new)) is not type(old):
         refuse(f"its metaclass changed from {type(old).__qualname__} to {type(new).__qualname__}")
@@ -93,11 +95,13 @@ def _reconcile_bases(reconciler: Reconciler, old: type, new: type, label: str) -
     try:
         reconciler.tx.setattr(old, "__bases__", bases)
     except TypeError as error:
-        raise ReloadError(
+        failure = ReloadError(
             f"class {label} in module {reconciler.module_name} cannot change its bases "
             f"from {_names(old.__bases__)} to {_names(bases)}: {error}",
             name=reconciler.module_name,
-        ) from error
+        )
+        failure.label = label  # type: ignore[attr-defined]
+        raise failure from error
 
 
 def _names(classes: tuple) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dis
 import types
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set
 
 from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
@@ -83,7 +83,7 @@ def reconcile_namespace(
     live: Dict[str, Any],
     new: Dict[str, Any],
     defined: Optional[FrozenSet[str]],
-    last_defined: Optional[FrozenSet[str]],
+    defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
     created: Set[int],
     report: ReloadReport,
@@ -92,7 +92,7 @@ def reconcile_namespace(
     the module's dict itself is only written by the caller, from the returned change.
 
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
-    ``last_defined`` the names the previous load left in the module (None: unknown).
+    ``defined_before`` tells whether the previous source defined a name (None: unknown).
     """
     old_definitions = definition_index(reconciler.module_name, live)
     change = NamespaceChange(values={}, removed=[], replaced={})
@@ -101,7 +101,7 @@ def reconcile_namespace(
             continue
         before = live.get(name, _MISSING)
         if value is before:
-            if defined is not None and name not in defined and _was_defined(name, before, last_defined, reconciler):
+            if defined is not None and name not in defined and _was_defined(name, before, defined_before):
                 change.removed.append(name)
             continue
         after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
@@ -118,7 +118,7 @@ def reconcile_namespace(
     return change
 
 
-def _was_defined(name: str, value: Any, last_defined: Optional[FrozenSet[str]], reconciler: Reconciler) -> bool:
+def _was_defined(name: str, value: Any, defined_before: Optional[Callable[[str], bool]]) -> bool:
     """Whether a name the new code no longer binds came from the source (so it goes).
 
     Names set from outside (a submodule attribute, a value assigned at run time)
@@ -126,8 +126,8 @@ def _was_defined(name: str, value: Any, last_defined: Optional[FrozenSet[str]], 
     """
     if name.startswith("__") and name.endswith("__"):
         return False
-    if last_defined is not None:
-        return name in last_defined
+    if defined_before is not None:
+        return defined_before(name)
     return not isinstance(value, types.ModuleType)
 
 

@@ -17,8 +17,8 @@ scanner of logical lines (no ``ast`` parse: it would cost more than compiling).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set
 
 from hotreload import _hotreload
 
@@ -27,8 +27,6 @@ REFRESH_LIST = "__hotreload_refresh__"
 
 _IMMUTABLE_SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
-# Opening keywords of clauses that continue the compound statement above them.
-_CONTINUATIONS = re.compile(r"(else|elif|except|finally)\b")
 _CLASS_HEADER = re.compile(r"class\s+([A-Za-z_]\w*)")
 _DEF_HEADER = re.compile(r"(?:async\s+)?def\s+([A-Za-z_]\w*)")
 _ASSIGN_TARGETS = re.compile(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*(?::[^=]*)?=(?!=)")
@@ -47,71 +45,66 @@ def is_immutable(value: object) -> bool:
     return False
 
 
-@dataclass
-class Statement:
-    """One statement of a scope: its text (dedented) and the scopes nested in it."""
+class Statement(NamedTuple):
+    """One statement of a scope: where it is, its text (dedented), the name it defines.
 
-    text: str
+    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``.
+    """
+
     first_line: int
     last_line: int
-    binds: Set[str] = field(default_factory=set)
+    text: str
+    defines: str
 
 
-@dataclass
 class SourceMap:
     """A source cut into statements, per scope (``""`` for the module, else a class qualname)."""
 
-    statements: Dict[str, List[Statement]]
+    def __init__(self, source: str) -> None:
+        self.scopes: Dict[str, List[Statement]] = _hotreload.statements(source)
+        self._binds: Dict[str, Set[str]] = {}
 
-    def texts(self, scope: str) -> FrozenSet[str]:
-        return frozenset(s.text for s in self.statements.get(scope, ()))
+    def binds_of(self, statement: Statement) -> Set[str]:
+        """The names ``statement`` binds in its own scope."""
+        if statement.defines:
+            return {statement.defines}
+        found = self._binds.get(statement.text)
+        if found is None:
+            found = self._binds[statement.text] = _bound_names(statement.text)
+        return found
+
+    def _binding(self, scope: str, name: str) -> List[Statement]:
+        found = []
+        for statement in self.scopes.get(scope, ()):
+            if statement[3]:
+                if statement[3] == name:
+                    found.append(statement)
+            elif name in statement[2] and name in self.binds_of(Statement(*statement)):
+                found.append(statement)
+        return found
+
+    def binds(self, scope: str, name: str) -> bool:
+        """True if a statement of ``scope`` binds ``name``."""
+        return bool(self._binding(scope, name))
 
     def defining_text(self, scope: str, name: str) -> Optional[str]:
         """The text of every statement of ``scope`` that binds ``name``, joined; None if none does."""
-        texts = [s.text for s in self.statements.get(scope, ()) if name in s.binds]
+        texts = [statement[2] for statement in self._binding(scope, name)]
         return "\n".join(texts) if texts else None
+
+    def first_line(self, scope: str, name: str) -> Optional[int]:
+        """The first line of the first statement of ``scope`` that binds ``name``."""
+        found = self._binding(scope, name)
+        return found[0][0] if found else None
 
 
 def map_source(source: str) -> SourceMap:
     """Cuts ``source`` into statements for the module scope and every class body."""
-    lines = _hotreload.logical_lines(source)
-    statements: Dict[str, List[Statement]] = {}
-    _collect(lines, 0, len(lines), "", statements)
-    return SourceMap(statements)
+    return SourceMap(source)
 
 
-_Line = Tuple[int, int, int, str]
-
-
-def _collect(lines: List[_Line], start: int, stop: int, scope: str, out: Dict[str, List[Statement]]) -> None:
-    """Groups ``lines[start:stop]`` (one scope's body) into statements, recursing into classes."""
-    if start >= stop:
-        return
-    indent = lines[start][2]
-    found = out.setdefault(scope, [])
-    i = start
-    while i < stop:
-        head = i
-        while i < stop and lines[i][3].startswith("@") and lines[i][2] == indent:
-            i += 1  # decorators belong to the definition below them
-        header = i
-        i += 1
-        while i < stop and (
-            lines[i][2] > indent or (lines[i][2] == indent and _CONTINUATIONS.match(lines[i][3]))
-        ):
-            i += 1
-        group = lines[head:i]
-        text = "\n".join(" " * max(line[2] - indent, 0) + line[3] for line in group)
-        statement = Statement(text, group[0][0], group[-1][1], _bound_names(lines, header, i, indent))
-        found.append(statement)
-        match = _CLASS_HEADER.match(lines[header][3]) if header < stop else None
-        if match and header + 1 < i:
-            inner = f"{scope}.{match.group(1)}" if scope else match.group(1)
-            _collect(lines, header + 1, i, inner, out)
-
-
-def _bound_names(lines: List[_Line], header: int, stop: int, indent: int) -> Set[str]:
-    """Names a statement binds in its own scope, read off its logical lines.
+def _bound_names(text: str) -> Set[str]:
+    """Names a statement binds in its own scope, read off its lines.
 
     A ``def`` or ``class`` binds its name only; compound statements (``if``,
     ``try``, ``for``, ``with``) bind what their bodies bind, skipping the bodies
@@ -119,19 +112,23 @@ def _bound_names(lines: List[_Line], header: int, stop: int, indent: int) -> Set
     """
     names: Set[str] = set()
     skip_deeper_than: Optional[int] = None
-    for first, last, line_indent, text in lines[header:stop]:
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if not stripped:
+            continue
+        indent = len(line) - len(stripped)
         if skip_deeper_than is not None:
-            if line_indent > skip_deeper_than:
+            if indent > skip_deeper_than:
                 continue
             skip_deeper_than = None
-        if text.startswith("@"):
+        if stripped.startswith("@"):
             continue
-        definition = _CLASS_HEADER.match(text) or _DEF_HEADER.match(text)
+        definition = _CLASS_HEADER.match(stripped) or _DEF_HEADER.match(stripped)
         if definition:
             names.add(definition.group(1))
-            skip_deeper_than = line_indent
+            skip_deeper_than = indent
             continue
-        names.update(_names_bound_by_line(text))
+        names.update(_names_bound_by_line(stripped))
     return names
 
 

@@ -16,7 +16,10 @@ import sys
 import types
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
+from hotreload._policy import is_immutable
 from hotreload._transaction import Transaction
+
+_MISSING = object()
 
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
 
@@ -25,9 +28,10 @@ def rebind_importers(
     tx: Transaction, module: types.ModuleType, replaced: Dict[str, Any], live: Dict[str, Any]
 ) -> List[str]:
     """Rebinds other modules' imported copies of ``replaced`` names; returns ``"other.NAME"`` labels."""
-    targets = {id(old): name for name, old in replaced.items() if name in live and live[name] is not old}
-    if not targets:
+    changed = {name: old for name, old in replaced.items() if name in live and live[name] is not old}
+    if not changed:
         return []
+    targets = {id(old): name for name, old in changed.items()}
     rebound: List[str] = []
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
@@ -35,7 +39,7 @@ def rebind_importers(
         namespace = getattr(other, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
-        for attr, source_name in _copies(namespace, targets, replaced):
+        for attr, source_name in _copies(namespace, targets, changed):
             if (source_name, attr) in _imports_from(other, module.__name__):
                 tx.set_item(namespace, attr, live[source_name])
                 rebound.append(f"{other.__name__}.{attr}")
@@ -43,10 +47,17 @@ def rebind_importers(
 
 
 def _copies(namespace: Dict[str, Any], targets: Dict[int, str], replaced: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
-    """(attribute, name in the reloaded module) for values identical to a replaced object."""
+    """(attribute, name in the reloaded module) for values identical to a replaced object.
+
+    Shared immutable values (small ints, interned strings) are only looked for
+    under their own name: under any other name they are someone else's.
+    """
+    for name, old in replaced.items():
+        if namespace.get(name, _MISSING) is old:
+            yield name, name
     for attr, value in list(namespace.items()):
         name = targets.get(id(value))
-        if name is not None and replaced[name] is value:
+        if name is not None and attr != name and replaced[name] is value and not is_immutable(value):
             yield attr, name
 
 

@@ -36,29 +36,19 @@ def is_cache_wrapper(value: object) -> bool:
     return type(value) is _CACHE_WRAPPER and is_function(getattr(value, "__wrapped__", None))
 
 
-def same_code(old: types.CodeType, new: types.CodeType) -> bool:
-    """True if two code objects do the same thing, wherever they sit in the file."""
-    if old.co_code != new.co_code or old.co_names != new.co_names:
-        return False
-    if old.co_varnames != new.co_varnames or old.co_freevars != new.co_freevars:
-        return False
-    if len(old.co_consts) != len(new.co_consts):
-        return False
-    for a, b in zip(old.co_consts, new.co_consts):
-        if isinstance(a, types.CodeType) and isinstance(b, types.CodeType):
-            if not same_code(a, b):
-                return False
-        elif type(a) is not type(b) or a != b:
-            return False
-    return True
-
-
 def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
-    """True if calling ``old`` would behave differently from calling ``new``."""
-    return not (
-        same_code(old.__code__, new.__code__)
-        and old.__defaults__ == new.__defaults__
-        and old.__kwdefaults__ == new.__kwdefaults__
+    """True if calling ``old`` would behave differently from calling ``new`` (for the report).
+
+    Compared in C: bytecode, constants and names. A nested function that only
+    moved to another line compares as changed, which the report can live with.
+    """
+    a, b = old.__code__, new.__code__
+    return (
+        a.co_code != b.co_code
+        or a.co_names != b.co_names
+        or a.co_consts != b.co_consts
+        or old.__defaults__ != new.__defaults__
+        or old.__kwdefaults__ != new.__kwdefaults__
     )
 
 
@@ -94,7 +84,7 @@ class Reconciler:
 
     def update_function(self, old: types.FunctionType, new: types.FunctionType, label: str) -> types.FunctionType:
         """Updates ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
-        if old is new or not self.tx.claim(old, new):
+        if old is new or self.replaced.get(id(new)) is old:
             return old
         changed = function_changed(old, new)
         self.tx.update_function(old, new)
@@ -246,11 +236,15 @@ def functions_in(value: Any) -> List[types.FunctionType]:
     return []
 
 
-def _update_class_cell(old: type, new: type, tx: Optional[Transaction]) -> None:
-    """Called by ``update_function`` (Rust) for closure cells that hold classes on both sides."""
-    if tx is None:
+def _update_class_cell(old: type, new: type, journal: Any) -> None:
+    """Called by ``update_function`` (Rust) for closure cells that hold classes on both sides.
+
+    ``journal`` is None for a standalone call, else the transaction or its undo log.
+    """
+    if journal is None:
         update_class(old, new)
         return
+    tx: Transaction = getattr(journal, "transaction", journal)
     reconciler = getattr(tx, "reconciler", None) or Reconciler(tx, old.__module__, lambda scope: None)
     reconciler.update_class(old, new, old.__qualname__)
 

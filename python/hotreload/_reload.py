@@ -16,6 +16,8 @@ The story of a reload:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import importlib.util
 import linecache
@@ -25,12 +27,12 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from hotreload import _hotreload, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, map_source, name_list
 from hotreload._rebind import rebind_importers
 from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
 from hotreload._report import ReloadReport
@@ -60,7 +62,7 @@ def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport
     if unknown:
         raise TypeError(f"reload() got unexpected option(s): {', '.join(sorted(unknown))}")
     module = _resolve(module)
-    with _reload_lock:
+    with _reload_lock, _collector_paused():
         report = _Reload(module, options).run()
     logger.info("%s", report)
     return report
@@ -134,11 +136,16 @@ class _Reload:
         namespace = scratch.__dict__
         namespace.update(self.module.__dict__)
         young_before = {id(obj) for obj in gc.get_objects(0)}
-        gc_was_enabled = gc.isenabled()
-        # With the collector paused, everything the run allocates stays in the
-        # youngest generation, which is how the functions it made are found
-        # without scanning the heap.
-        gc.disable()
+        collections: List[object] = []
+
+        def on_collection(phase: str, info: Dict[str, Any]) -> None:
+            collections.append(phase)
+
+        # The collector is paused (see _collector_paused), so everything the run
+        # allocates stays in the youngest generation: that is how the functions
+        # it made are found without scanning the heap. A module body that
+        # collects by itself is noticed, and then its definitions are walked.
+        gc.callbacks.append(on_collection)
         sys.modules[self.name] = scratch
         try:
             exec(code, namespace)
@@ -148,10 +155,9 @@ class _Reload:
             if sys.modules.get(self.name) is scratch:
                 sys.modules[self.name] = self.module
             young = gc.get_objects(0)
-            if gc_was_enabled:
-                gc.enable()
+            gc.callbacks.remove(on_collection)
         created = {id(obj) for obj in young} - young_before
-        self._move_to_module_globals(namespace, young)
+        self._move_to_module_globals(namespace, young, walk=bool(collections))
         return namespace, created
 
     def _execution_error(self, error: Exception) -> ReloadError:
@@ -164,10 +170,11 @@ class _Reload:
             lineno=lineno,
         )
 
-    def _move_to_module_globals(self, namespace: Dict[str, Any], young: List[Any]) -> None:
+    def _move_to_module_globals(self, namespace: Dict[str, Any], young: List[Any], walk: bool) -> None:
         """Points every function the run made at the module's dict instead of the scratch one."""
         functions = [obj for obj in young if type(obj) is types.FunctionType and obj.__globals__ is namespace]
-        functions.extend(_reachable_functions(namespace.values(), namespace))
+        if walk:
+            functions.extend(_reachable_functions(namespace.values(), namespace))
         _hotreload.rebind_globals(functions, namespace, self.module.__dict__)
         for obj in young:
             frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
@@ -205,7 +212,7 @@ class _Reload:
                     live,
                     namespace,
                     stored_names(code),
-                    _names_bound(old_map),
+                    None if old_map is None else functools.partial(old_map.binds, ""),
                     module_policy,
                     created,
                     self.report,
@@ -220,7 +227,7 @@ class _Reload:
                 self.report.warnings.extend(reconciler.warnings)
         except ReloadError as error:
             if error.path is None:
-                error.path = self.path
+                raise self._locate(error, text) from error.__cause__
             raise
         except Exception as error:
             raise ReloadError(
@@ -228,6 +235,33 @@ class _Reload:
                 name=self.name,
                 path=self.path,
             ) from error
+
+
+    def _locate(self, error: ReloadError, text: str) -> ReloadError:
+        """The same error, with this module's file and the line of the definition it names."""
+        lineno = None
+        label = getattr(error, "label", None)
+        if label:
+            lineno = map_source(text).first_line("", label.split(".")[0])
+        message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
+        return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector for the duration of a reload.
+
+    A reload briefly holds two versions of every definition; collecting while
+    it runs would trace them all (a full collection on a small heap) for
+    nothing, since what the reload drops is freed by reference counting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def source_path(module: types.ModuleType) -> str:
@@ -260,8 +294,8 @@ def _line_in_file(traceback: Optional[types.TracebackType], path: str) -> Option
 def _reachable_functions(values: Iterable[Any], namespace: Dict[str, Any]) -> List[types.FunctionType]:
     """Functions reachable from the new definitions (methods, closures) that use ``namespace``.
 
-    A safety net beside the young-generation scan, for a module body that runs
-    the collector itself.
+    Used instead of the young-generation scan when the module body ran the
+    collector itself (which moves objects out of the young generation).
     """
     found: List[types.FunctionType] = []
     seen: Set[int] = set()
@@ -282,13 +316,6 @@ def _reachable_functions(values: Iterable[Any], namespace: Dict[str, Any]) -> Li
                     except ValueError:
                         pass
     return found
-
-
-def _names_bound(source: Optional[SourceMap]) -> Optional[FrozenSet[str]]:
-    """The names the previous source defined at top level, if it is known."""
-    if source is None:
-        return None
-    return frozenset(name for statement in source.statements.get("", ()) for name in statement.binds)
 
 
 def _class_lists(namespace: Dict[str, Any], scope: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:

@@ -20,11 +20,19 @@ _MISSING = object()
 Undo = Callable[[], object]
 
 
+class UndoLog(list):  # type: ignore[type-arg]
+    """The undo actions of one transaction; the Rust side appends function snapshots to it."""
+
+    def __init__(self, transaction: "Transaction") -> None:
+        super().__init__()
+        self.transaction = transaction
+
+
 class Transaction:
     """An undo log. Use as ``with Transaction() as tx:``; an exception rolls it back."""
 
     def __init__(self) -> None:
-        self._undo: list[Undo] = []
+        self._undo: UndoLog = UndoLog(self)
         self._claimed: set[tuple[int, int]] = set()
         self._keep_alive: list[object] = []
         self.closed = False
@@ -80,13 +88,13 @@ class Transaction:
 
     def update_function(self, old: Any, new: Any) -> Any:
         """``update_function(old, new)``; every function it touches is snapshotted first."""
-        return _hotreload.update_function_in(self, old, new)
+        return _hotreload.update_function_in(self._undo, old, new)
 
     # -- ending ------------------------------------------------------------
 
     def rollback(self) -> None:
         """Undo every recorded change, newest first. Keeps going past failing undos."""
-        undo, self._undo = self._undo, []
+        undo, self._undo = list(self._undo), UndoLog(self)
         for action in reversed(undo):
             try:
                 action()
@@ -96,7 +104,7 @@ class Transaction:
 
     def commit(self) -> None:
         """Keep every change; forget how to undo them."""
-        self._undo = []
+        self._undo = UndoLog(self)
         self._finish()
 
     def _finish(self) -> None:
