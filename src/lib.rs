@@ -3,7 +3,9 @@
 //! The public API and its documentation live in the Python package `hotreload`;
 //! this module only registers the primitives it is built on.
 
+mod bytecode;
 mod closure;
+mod files;
 mod function;
 mod globals;
 mod scan;
@@ -20,6 +22,8 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<function::FunctionState>()?;
     m.add_function(wrap_pyfunction!(scan::statements, m)?)?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
+    m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
+    m.add_function(wrap_pyfunction!(files::read_file, m)?)?;
     m.add_class::<watch::FileWatcher>()?;
     Ok(())
 }

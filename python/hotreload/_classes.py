@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import enum
-import sys
+from types import FunctionType
 from typing import Any, Dict, Iterator, Optional
 
 from hotreload._errors import ReloadError
@@ -51,16 +51,36 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
     """Makes ``old`` behave as ``new``; raises ReloadError (nothing changed) if it cannot."""
     _check_compatible(reconciler, old, new, label)
     _reconcile_bases(reconciler, old, new, label)
-    policy = reconciler.policy_for(old.__qualname__) or _type_rule(new)
-    members = _members(old, new)
-    for name, new_value in members.items():
-        _reconcile_member(reconciler, old, name, new_value, policy, label)
-    for name in list(vars(old)):
-        if name not in vars(new) and _removable(old, name):
+    policy = _LazyPolicy(reconciler, old, new)
+    old_namespace, new_namespace = vars(old), vars(new)
+    for name, new_value in _members(old, new).items():
+        old_value = old_namespace.get(name, _MISSING)
+        if old_value is new_value:
+            continue
+        if type(old_value) is FunctionType and type(new_value) is FunctionType:
+            reconciler.update_function(old_value, new_value, f"{label}.{name}")
+            continue
+        _reconcile_member(reconciler, old, name, old_value, new_value, policy, label)
+    for name in [name for name in old_namespace if name not in new_namespace]:
+        if _removable(old, name):
             reconciler.tx.delattr(old, name)
     _recompute_abstract_methods(reconciler, old)
-    if issubclass(old, enum.Enum):
+    if isinstance(old, enum.EnumMeta):
         _warn_changed_members(reconciler, old, new, label)
+
+
+class _LazyPolicy:
+    """The class's data policy, made only if a data attribute needs a decision."""
+
+    def __init__(self, reconciler: Reconciler, old: type, new: type) -> None:
+        self._args = (reconciler, old, new)
+        self._policy: Optional[DataPolicy] = None
+
+    def keeps_live_value(self, name: str, live: object, new_value: object) -> bool:
+        if self._policy is None:
+            reconciler, old, new = self._args
+            self._policy = reconciler.policy_for(old.__qualname__) or _type_rule(new)
+        return self._policy.keeps_live_value(name, live, new_value)
 
 
 def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) -> None:
@@ -127,9 +147,10 @@ def _removable(old: type, name: str) -> bool:
 
 
 def _reconcile_member(
-    reconciler: Reconciler, old: type, name: str, new_value: Any, policy: DataPolicy, label: str
+    reconciler: Reconciler, old: type, name: str, old_value: Any, new_value: Any, policy: _LazyPolicy, label: str
 ) -> None:
-    old_value = vars(old).get(name, _MISSING)
+    if is_immutable(old_value) and type(old_value) is type(new_value) and old_value == new_value:
+        return  # an equal constant: nothing to spend a type version on
     member_label = f"{label}.{name}"
     kept = _fold_member(reconciler, old_value, new_value, member_label)
     if kept is None:

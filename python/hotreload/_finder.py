@@ -41,23 +41,20 @@ class ReloadFinder(importlib.abc.MetaPathFinder):
     ) -> Optional[importlib.machinery.ModuleSpec]:
         if target is not None and sys.modules.get(fullname) is target:
             return self._reload_spec(target)
-        spec = self._find_elsewhere(fullname, path, target)
-        if spec is not None and spec.has_location and isinstance(spec.origin, str) and spec.origin.endswith(".py"):
-            _sources.record_file(fullname, spec.origin)
-        return spec
-
-    def _find_elsewhere(
-        self, fullname: str, path: Optional[Sequence[str]], target: Optional[types.ModuleType]
-    ) -> Optional[importlib.machinery.ModuleSpec]:
-        """Asks the finders after this one, as the import system would have."""
-        for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, ReloadFinder):
+        # Every import passes here once the finder is installed: keep it lean.
+        for finder in sys.meta_path:
+            if finder is self:
                 continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
+            try:
+                spec = finder.find_spec(fullname, path, target)
+            except AttributeError:
+                if hasattr(finder, "find_spec"):
+                    raise
                 continue
-            spec = find_spec(fullname, path, target)
             if spec is not None:
+                origin = spec.origin
+                if type(origin) is str and origin.endswith(".py"):
+                    _sources.record_file(fullname, origin)
                 return spec
         return None
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dis
 import types
+from types import FunctionType
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set
+from typing import Container, Any, Callable, Dict, FrozenSet, List, Optional, Set
 
+from hotreload import _hotreload
 from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
 from hotreload._report import ReloadReport
@@ -22,7 +24,7 @@ IMPORT_STATE = frozenset(
     {"__name__", "__file__", "__cached__", "__loader__", "__spec__", "__package__", "__path__", "__builtins__"}
 )
 
-_STORE_OPS = frozenset(dis.opmap[name] for name in ("STORE_NAME", "STORE_GLOBAL") if name in dis.opmap)
+_STORE_OPS = [dis.opmap[name] for name in ("STORE_NAME", "STORE_GLOBAL") if name in dis.opmap]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 _IMPORT_STAR = dis.opmap.get("IMPORT_STAR")
 
@@ -31,22 +33,8 @@ _MISSING = object()
 
 def stored_names(code: types.CodeType) -> Optional[FrozenSet[str]]:
     """Names the module code binds at top level; None if it has ``from x import *``."""
-    raw = code.co_code
-    names = code.co_names
-    found: Set[str] = set()
-    extended = 0
-    for i in range(0, len(raw), 2):
-        op = raw[i]
-        arg = raw[i + 1] | extended
-        if op == _EXTENDED_ARG:
-            extended = arg << 8
-            continue
-        extended = 0
-        if op in _STORE_OPS:
-            found.add(names[arg])
-        elif op == _IMPORT_STAR:
-            return None
-    return frozenset(found)
+    found = _hotreload.stored_names(code.co_code, code.co_names, _STORE_OPS, _EXTENDED_ARG, _IMPORT_STAR)
+    return None if found is None else frozenset(found)
 
 
 @dataclass
@@ -64,8 +52,12 @@ def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, A
     index: Dict[str, Any] = {}
     ambiguous: Set[str] = set()
     for value in namespace.values():
-        target = value.__wrapped__ if is_cache_wrapper(value) else value
-        if not (is_function(target) or is_class(target)):
+        kind = type(value)
+        if kind is FunctionType or isinstance(value, type):
+            target = value
+        elif is_cache_wrapper(value):
+            target = value.__wrapped__
+        else:
             continue
         if getattr(target, "__module__", None) != module_name:
             continue
@@ -85,7 +77,7 @@ def reconcile_namespace(
     defined: Optional[FrozenSet[str]],
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
-    created: Set[int],
+    created: Container[int],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -94,7 +86,8 @@ def reconcile_namespace(
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
     """
-    old_definitions = definition_index(reconciler.module_name, live)
+    module_name = reconciler.module_name
+    old_definitions = definition_index(module_name, live)
     change = NamespaceChange(values={}, removed=[], replaced={})
     for name, value in new.items():
         if name in IMPORT_STATE:
@@ -104,7 +97,15 @@ def reconcile_namespace(
             if defined is not None and name not in defined and _was_defined(name, before, defined_before):
                 change.removed.append(name)
             continue
-        after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
+        if type(value) is FunctionType and value.__module__ == module_name:
+            # The common case, kept short: a module-level function and its old self.
+            counterpart = old_definitions.get(value.__qualname__)
+            if type(counterpart) is FunctionType:
+                after = reconciler.update_function(counterpart, value, value.__qualname__)
+            else:
+                after = _decide_definition(reconciler, name, before, value, value, old_definitions, report)
+        else:
+            after = _decide(reconciler, name, before, value, old_definitions, policy, created, report)
         if after is before:
             continue
         change.values[name] = after
@@ -138,7 +139,7 @@ def _decide(
     value: Any,
     old_definitions: Dict[str, Any],
     policy: DataPolicy,
-    created: Set[int],
+    created: Container[int],
     report: ReloadReport,
 ) -> Any:
     """The value ``name`` will hold after the reload."""

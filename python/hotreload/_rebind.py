@@ -31,7 +31,9 @@ def rebind_importers(
     changed = {name: old for name, old in replaced.items() if name in live and live[name] is not old}
     if not changed:
         return []
-    targets = {id(old): name for name, old in changed.items()}
+    # Under another name, only objects of the reloaded module's own count
+    # (small ints and interned strings are everyone's).
+    targets = {id(old): name for name, old in changed.items() if not is_immutable(old)}
     rebound: List[str] = []
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
@@ -47,17 +49,15 @@ def rebind_importers(
 
 
 def _copies(namespace: Dict[str, Any], targets: Dict[int, str], replaced: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
-    """(attribute, name in the reloaded module) for values identical to a replaced object.
-
-    Shared immutable values (small ints, interned strings) are only looked for
-    under their own name: under any other name they are someone else's.
-    """
+    """(attribute, name in the reloaded module) for values identical to a replaced object."""
     for name, old in replaced.items():
         if namespace.get(name, _MISSING) is old:
             yield name, name
+    if not targets:
+        return
     for attr, value in list(namespace.items()):
         name = targets.get(id(value))
-        if name is not None and attr != name and replaced[name] is value and not is_immutable(value):
+        if name is not None and attr != name and replaced[name] is value:
             yield attr, name
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Container, Any, Callable, Dict, List, Optional, Set
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
@@ -66,7 +66,8 @@ class Reconciler:
         self.updated: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
-        tx.reconciler = self  # type: ignore[attr-defined]
+        self._undo = tx.undo_log
+        tx.reconciler = self
 
     # -- identity map ---------------------------------------------------------
 
@@ -87,9 +88,11 @@ class Reconciler:
         if old is new or self.replaced.get(id(new)) is old:
             return old
         changed = function_changed(old, new)
-        self.tx.update_function(old, new)
-        self.fold(old, new)
-        self.remap_closure(old)
+        _hotreload.update_function_in(self._undo, old, new)
+        self.replaced[id(new)] = old
+        self._new.append(new)
+        if old.__closure__ is not None:
+            self.remap_closure(old)
         if changed:
             self.updated.append(label)
         return old
@@ -192,7 +195,7 @@ class Reconciler:
             if is_class(value) and value.__module__ == self.module_name:
                 self.remap_class(value)
 
-    def remap_container(self, value: Any, created: Set[int], depth: int = 0) -> Any:
+    def remap_container(self, value: Any, created: Container[int], depth: int = 0) -> Any:
         """Points containers the reload created at kept objects instead of replaced new ones.
 
         Only containers whose id is in ``created`` (made while the new source ran)

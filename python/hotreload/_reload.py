@@ -130,7 +130,7 @@ class _Reload:
 
     # -- 2. and 3. execute in a scratch namespace -------------------------------
 
-    def _execute(self, code: types.CodeType) -> Tuple[Dict[str, Any], Set[int]]:
+    def _execute(self, code: types.CodeType) -> Tuple[Dict[str, Any], "_Created"]:
         """Runs ``code`` in a copy of the module's dict; returns it and the ids of objects it made."""
         scratch = types.ModuleType(self.name)
         namespace = scratch.__dict__
@@ -156,9 +156,8 @@ class _Reload:
                 sys.modules[self.name] = self.module
             young = gc.get_objects(0)
             gc.callbacks.remove(on_collection)
-        created = {id(obj) for obj in young} - young_before
         self._move_to_module_globals(namespace, young, walk=bool(collections))
-        return namespace, created
+        return namespace, _Created(young, young_before)
 
     def _execution_error(self, error: Exception) -> ReloadError:
         lineno = _line_in_file(error.__traceback__, self.path)
@@ -187,7 +186,7 @@ class _Reload:
     def _reconcile(
         self,
         namespace: Dict[str, Any],
-        created: Set[int],
+        created: "_Created",
         code: types.CodeType,
         text: str,
         previous: Optional[str],
@@ -245,6 +244,21 @@ class _Reload:
             lineno = map_source(text).first_line("", label.split(".")[0])
         message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
         return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
+
+
+class _Created:
+    """Ids of the objects a run of the new source allocated (a set, built on first use)."""
+
+    def __init__(self, young: List[Any], before: Set[int]) -> None:
+        self._young: Optional[List[Any]] = young
+        self._before = before
+        self._ids: Set[int] = set()
+
+    def __contains__(self, object_id: object) -> bool:
+        if self._young is not None:
+            self._ids = {id(obj) for obj in self._young} - self._before
+            self._young = None
+        return object_id in self._ids
 
 
 @contextlib.contextmanager

@@ -13,6 +13,8 @@ import importlib.util
 import threading
 from typing import Dict, Optional
 
+from hotreload import _hotreload
+
 _lock = threading.Lock()
 _sources: Dict[str, bytes] = {}
 
@@ -24,13 +26,14 @@ def record(module_name: str, source: bytes) -> None:
 
 
 def record_file(module_name: str, path: str) -> None:
-    """Remembers the current contents of ``path`` for ``module_name``, if it can be read."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except OSError:
-        return
-    record(module_name, data)
+    """Remembers the current contents of ``path`` for ``module_name``, if it can be read.
+
+    Called for every import once the finder is installed, so the read is one
+    call into Rust (no file object); a file that cannot be read is not recorded.
+    """
+    data = _hotreload.read_file(path)
+    if data is not None:
+        _sources[module_name] = data
 
 
 def previous(module_name: str) -> Optional[str]:

@@ -56,6 +56,11 @@ class Transaction:
         return True
 
     @property
+    def undo_log(self) -> UndoLog:
+        """The undo list itself, for the Rust side to append function snapshots to."""
+        return self._undo
+
+    @property
     def size(self) -> int:
         """How many undo actions are recorded so far."""
         return len(self._undo)

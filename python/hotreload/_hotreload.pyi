@@ -1,0 +1,41 @@
+"""Type stubs for ``hotreload._hotreload``, the Rust extension."""
+
+from types import CodeType, FunctionType
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+_F = TypeVar("_F", bound=FunctionType)
+
+def update_function(old: _F, new: FunctionType) -> _F:
+    """Make ``old`` behave exactly as ``new``, in place and atomically; returns ``old``."""
+
+def update_function_in(transaction: Any, old: _F, new: FunctionType) -> _F:
+    """``update_function`` that records a :class:`FunctionState` for every function it
+    changes, appended to ``transaction`` (a list) or passed to ``transaction.record``."""
+
+def _set_class_updater(updater: Callable[[type, type, Any], object]) -> None:
+    """Register the callable that reconciles classes found in closure cells (once)."""
+
+class FunctionState:
+    """Snapshot of everything ``update_function`` may change in one function."""
+
+    def __init__(self, func: FunctionType) -> None: ...
+    @property
+    def function(self) -> FunctionType: ...
+    def restore(self) -> None:
+        """Put the function back exactly as captured."""
+    def __call__(self) -> None: ...
+
+def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str]]]:
+    """Statements by scope ("" for the module, "A.B" for class bodies): first line,
+    last line, dedented text, and the name a def/class statement defines ("" otherwise)."""
+
+def rebind_globals(functions: List[FunctionType], scratch: Dict[str, Any], globals: Dict[str, Any]) -> int:
+    """Point functions whose ``__globals__`` is ``scratch`` at ``globals``; returns how many."""
+
+def stored_names(
+    code: bytes, names: Tuple[str, ...], store_ops: Sequence[int], extended_arg: int, import_star: Optional[int]
+) -> Optional[List[str]]:
+    """Names that store instructions in ``code`` refer to; None if ``import *`` is present."""
+
+def read_file(path: str) -> Optional[bytes]:
+    """The bytes of the file at ``path``, or None if it cannot be read."""
