@@ -40,9 +40,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     if args[0] == "demo":
         parser.parse_args(args)
-        from hotreload import _demo  # only the demo needs it
-
-        return int(_demo.main() or 0)
+        demo = importlib.import_module("hotreload._demo")  # imported only when asked for
+        return int(demo.main() or 0)
     return _run(run_parser, args[1:])
 
 
