@@ -513,8 +513,9 @@ def test_stop_ends_the_thread_promptly_and_leaves_nothing_behind(project, start)
     assert time.monotonic() - started < 0.5
     assert not watcher.running
     assert not any(t.name == "hotreload-watch" for t in threading.enumerate())
-    assert _fd_count() == fds  # the inotify handle and its wakers are closed
-    wait_for(lambda: _task_count() == tasks, timeout=2.0, what="notify's thread to end")
+    # (<=: a thread of an earlier test, counted in the baseline, may end meanwhile.)
+    assert _fd_count() <= fds  # the inotify handle and its wakers are closed
+    wait_for(lambda: _task_count() <= tasks, timeout=2.0, what="notify's thread to end")
     gc.collect()
     assert callback_ref() is None, "the watcher still holds its callback"
 
