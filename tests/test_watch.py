@@ -643,3 +643,14 @@ def test_bad_arguments_raise(tmp_path):
             watcher.watch(str(tmp_path / "missing"), True)
     finally:
         watcher.stop()
+
+
+def test_a_program_that_exits_with_a_running_watcher_exits_promptly_with_its_code(tmp_path):
+    import subprocess
+
+    code = f"import sys, hotreload\nwatcher = hotreload.watch({str(tmp_path)!r})\nsys.exit(4)\n"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE * 2)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr == ""
+    assert time.monotonic() - started < DEADLINE
