@@ -140,7 +140,11 @@ class Watcher:
                     logger.warning("file watcher error: %s", message)
                 if rescan:
                     logger.warning("file events were lost (the kernel queue overflowed); save again to reload")
-                self.apply(paths)
+                try:
+                    self.apply(paths)
+                except Exception:
+                    # A bug here must not silently end the development loop.
+                    logger.exception("hotreload.watch could not handle changes to %s", ", ".join(paths))
         finally:
             # Release the callbacks (and whatever their closures hold) with the thread.
             self._on_reload = None
@@ -155,7 +159,11 @@ class Watcher:
         that succeeded. (Called on the watcher thread for each batch.)
         """
         changed = modules_for_files(path for path in paths if self._scope.covers(path))
-        retried = [module for name, module in self._failed.items() if name not in changed and _imports_any(module, changed)]
+        retried = [
+            module
+            for name, module in list(self._failed.items())
+            if name not in changed and sys.modules.get(name) is module and _imports_any(module, changed)
+        ]
         reports = []
         for module in dependency_order(list(changed.values()) + retried):
             report = self._reload_one(module)
