@@ -13,7 +13,6 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use std::collections::HashSet;
 
 use crate::function::{self, FunctionState};
 
@@ -33,7 +32,10 @@ struct Updater<'py> {
     /// A Python transaction (`record(undo)`), or None for a standalone call.
     transaction: Option<Bound<'py, PyAny>>,
     /// (old, new) pairs already being updated: closures can refer to each other.
-    in_progress: HashSet<(usize, usize)>,
+    /// The top-level pair lives in `root`, so a call without nested functions
+    /// never allocates; call trees are small, so a linear scan beats hashing.
+    root: (usize, usize),
+    in_progress: Vec<(usize, usize)>,
     /// Standalone calls undo nested updates themselves if a later step fails.
     undo: Vec<FunctionState>,
 }
@@ -52,12 +54,15 @@ impl<'py> Updater<'py> {
         new: &Bound<'py, PyAny>,
         nested: bool,
     ) -> PyResult<()> {
-        if old.is(new)
-            || !self
-                .in_progress
-                .insert((old.as_ptr() as usize, new.as_ptr() as usize))
-        {
+        if old.is(new) {
             return Ok(());
+        }
+        if nested {
+            let pair = (old.as_ptr() as usize, new.as_ptr() as usize);
+            if pair == self.root || self.in_progress.contains(&pair) {
+                return Ok(());
+            }
+            self.in_progress.push(pair);
         }
         let merged = self.merge_closure(old, new)?;
         let dict = copy_dict(new, &merged.folded)?;
@@ -260,7 +265,8 @@ fn run(
     let mut updater = Updater {
         py: old.py(),
         transaction,
-        in_progress: HashSet::new(),
+        root: (old.as_ptr() as usize, new.as_ptr() as usize),
+        in_progress: Vec::new(),
         undo: Vec::new(),
     };
     let result = updater.update(old, new, false);

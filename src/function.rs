@@ -2,36 +2,89 @@
 //!
 //! A function's behaviour lives in a handful of pointers inside its
 //! `PyFunctionObject`: code, closure, globals, builtins, defaults, keyword
-//! defaults, doc, `__dict__`, annotations and type parameters. `exchange_fields`
+//! defaults, doc, `__dict__`, annotations and type parameters. `exchange_into`
 //! replaces all of them with plain pointer writes, so no Python code can run
 //! (and no other thread can be scheduled) while the function is half-updated.
 //! The values taken out are owned by the caller and released only at the very
 //! end, because releasing one can run a finalizer that calls the function.
 
+#[cfg(Py_3_11)]
 use once_cell::sync::Lazy;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+#[cfg(Py_3_11)]
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
+use std::ptr::null_mut;
+#[cfg(Py_3_11)]
 use std::sync::Mutex;
 
 use crate::version;
 
-/// Every field of a function that `update_function` replaces, as owned references.
-pub(crate) struct Fields {
-    code: Option<Py<PyAny>>,
-    globals: Option<Py<PyAny>>,
-    #[cfg(Py_3_10)]
-    builtins: Option<Py<PyAny>>,
-    defaults: Option<Py<PyAny>>,
-    kwdefaults: Option<Py<PyAny>>,
-    closure: Option<Py<PyAny>>,
-    doc: Option<Py<PyAny>>,
-    dict: Option<Py<PyAny>>,
-    annotations: Option<Py<PyAny>>,
-    #[cfg(Py_3_12)]
-    type_params: Option<Py<PyAny>>,
+/// Positions in `Fields` (the order of `slots`).
+const CLOSURE: usize = 0;
+const CODE: usize = 1;
+const GLOBALS: usize = 2;
+const DICT: usize = 3;
+#[cfg(Py_3_10)]
+const BUILTINS: usize = 8;
+#[cfg(not(Py_3_10))]
+const SLOTS: usize = 8;
+#[cfg(all(Py_3_10, not(Py_3_12)))]
+const SLOTS: usize = 9;
+#[cfg(Py_3_12)]
+const SLOTS: usize = 10;
+
+/// The addresses of the fields `update_function` replaces, in `Fields` order.
+///
+/// # Safety
+/// `f` points to a live function object.
+unsafe fn slots(f: *mut ffi::PyFunctionObject) -> [*mut *mut ffi::PyObject; SLOTS] {
+    // SAFETY: guaranteed by the caller; only addresses are taken, nothing is read.
+    unsafe {
+        [
+            &raw mut (*f).func_closure,
+            &raw mut (*f).func_code,
+            &raw mut (*f).func_globals,
+            &raw mut (*f).func_dict,
+            &raw mut (*f).func_defaults,
+            &raw mut (*f).func_kwdefaults,
+            &raw mut (*f).func_doc,
+            &raw mut (*f).func_annotations,
+            #[cfg(Py_3_10)]
+            &raw mut (*f).func_builtins,
+            #[cfg(Py_3_12)]
+            &raw mut (*f).func_typeparams,
+        ]
+    }
+}
+
+/// Every field of a function that `update_function` replaces: each one null or
+/// a strong reference that this value owns and releases when dropped.
+///
+/// Raw pointers rather than `Py` handles: the update path moves and releases a
+/// few dozen references per call, and `Py`'s drop consults a thread-local to
+/// find out whether the GIL is held, which is most of the cost of a swap.
+pub(crate) struct Fields([*mut ffi::PyObject; SLOTS]);
+
+// SAFETY: a `Fields` is only created, read, moved into a function and dropped
+// with the GIL held: on the stack of functions that hold a `Python` token, or
+// inside a `FunctionState`, which CPython deallocates with the GIL held.
+unsafe impl Send for Fields {}
+// SAFETY: as above; shared access only reads the pointers, under the GIL.
+unsafe impl Sync for Fields {}
+
+impl Drop for Fields {
+    fn drop(&mut self) {
+        for ptr in self.0 {
+            // SAFETY: each pointer is null or a strong reference owned by `self`,
+            // released exactly once here; the GIL is held (see `Send` above).
+            unsafe { ffi::Py_XDECREF(ptr) };
+        }
+    }
 }
 
 /// Checks that `obj` is a `types.FunctionType`, naming the argument otherwise.
@@ -55,75 +108,37 @@ pub(crate) fn raw(func: &Bound<'_, PyAny>) -> *mut ffi::PyFunctionObject {
     func.as_ptr().cast::<ffi::PyFunctionObject>()
 }
 
-/// A new strong reference to the object behind a possibly-null borrowed pointer.
-///
-/// # Safety
-/// `ptr` is null or points to a live object, and the GIL is held.
-unsafe fn owned(py: Python<'_>, ptr: *mut ffi::PyObject) -> Option<Py<PyAny>> {
-    // SAFETY: guaranteed by the caller; from_borrowed_ptr_or_opt takes its own reference.
-    unsafe { Bound::from_borrowed_ptr_or_opt(py, ptr).map(Bound::unbind) }
-}
-
-/// Writes `value` (owned, or None for null) into `slot` and hands back what was there.
-///
-/// # Safety
-/// `slot` is a field of a live function object holding a strong reference or null,
-/// and the GIL is held. No Python code runs here: only pointer moves.
-unsafe fn exchange(
-    py: Python<'_>,
-    slot: *mut *mut ffi::PyObject,
-    value: Option<Py<PyAny>>,
-) -> Option<Py<PyAny>> {
-    let new_ptr = value.map_or(std::ptr::null_mut(), Py::into_ptr);
-    // SAFETY: `slot` is valid for reads and writes (caller); the reference it held
-    // moves into the returned `Py`, the one `value` held moves into the slot.
-    unsafe {
-        let old_ptr = std::ptr::replace(slot, new_ptr);
-        Bound::from_owned_ptr_or_opt(py, old_ptr).map(Bound::unbind)
-    }
-}
-
 impl Fields {
     /// New strong references to every field of `func`.
     pub(crate) fn read(func: &Bound<'_, PyAny>) -> Fields {
-        let py = func.py();
-        let f = raw(func);
         // SAFETY: `func` is a live function object (checked by the callers) and the
-        // GIL is held; every field is null or a strong reference owned by `func`.
+        // GIL is held (`func` is bound); every field is null or a strong reference
+        // owned by `func`, of which we take one more.
         unsafe {
-            Fields {
-                code: owned(py, (*f).func_code),
-                globals: owned(py, (*f).func_globals),
-                #[cfg(Py_3_10)]
-                builtins: owned(py, (*f).func_builtins),
-                defaults: owned(py, (*f).func_defaults),
-                kwdefaults: owned(py, (*f).func_kwdefaults),
-                closure: owned(py, (*f).func_closure),
-                doc: owned(py, (*f).func_doc),
-                dict: owned(py, (*f).func_dict),
-                annotations: owned(py, (*f).func_annotations),
-                #[cfg(Py_3_12)]
-                type_params: owned(py, (*f).func_typeparams),
-            }
+            Fields(slots(raw(func)).map(|slot| {
+                let ptr = *slot;
+                ffi::Py_XINCREF(ptr);
+                ptr
+            }))
         }
     }
 
-    fn clone_ref(&self, py: Python<'_>) -> Fields {
-        let c = |v: &Option<Py<PyAny>>| v.as_ref().map(|o| o.clone_ref(py));
-        Fields {
-            code: c(&self.code),
-            globals: c(&self.globals),
-            #[cfg(Py_3_10)]
-            builtins: c(&self.builtins),
-            defaults: c(&self.defaults),
-            kwdefaults: c(&self.kwdefaults),
-            closure: c(&self.closure),
-            doc: c(&self.doc),
-            dict: c(&self.dict),
-            annotations: c(&self.annotations),
-            #[cfg(Py_3_12)]
-            type_params: c(&self.type_params),
-        }
+    fn clone_ref(&self, _py: Python<'_>) -> Fields {
+        Fields(self.0.map(|ptr| {
+            // SAFETY: `ptr` is null or a live object owned by `self`; the GIL is
+            // held (`_py`). The new reference is owned by the returned value.
+            unsafe { ffi::Py_XINCREF(ptr) };
+            ptr
+        }))
+    }
+
+    /// Replaces the field at `index` with `value` (owned, or None for null).
+    fn set(&mut self, index: usize, value: Option<Py<PyAny>>) {
+        let previous =
+            std::mem::replace(&mut self.0[index], value.map_or(null_mut(), Py::into_ptr));
+        // SAFETY: `previous` was owned by `self`; a `Fields` is only used with the
+        // GIL held. Nothing refers to it any more, so it is released once, here.
+        unsafe { ffi::Py_XDECREF(previous) };
     }
 
     /// Puts these fields into `func` and returns the ones it had.
@@ -132,32 +147,22 @@ impl Fields {
     /// whole exchange is atomic for other threads. The caller drops the result
     /// once the function is consistent again.
     fn exchange_into(self, func: &Bound<'_, PyAny>) -> Fields {
-        let py = func.py();
-        let f = raw(func);
+        let incoming = ManuallyDrop::new(self);
+        let mut outgoing = [null_mut(); SLOTS];
         // SAFETY: `func` is a live function object and the GIL is held; each slot
-        // holds a strong reference or null, which `exchange` moves out.
+        // holds a strong reference or null. The reference in each slot moves to
+        // `outgoing`, the one in `incoming` moves into the slot (so `incoming` is
+        // not dropped): no count changes, nothing is released.
         unsafe {
-            Fields {
-                closure: exchange(py, &raw mut (*f).func_closure, self.closure),
-                code: exchange(py, &raw mut (*f).func_code, self.code),
-                globals: exchange(py, &raw mut (*f).func_globals, self.globals),
-                #[cfg(Py_3_10)]
-                builtins: exchange(py, &raw mut (*f).func_builtins, self.builtins),
-                defaults: exchange(py, &raw mut (*f).func_defaults, self.defaults),
-                kwdefaults: exchange(py, &raw mut (*f).func_kwdefaults, self.kwdefaults),
-                doc: exchange(py, &raw mut (*f).func_doc, self.doc),
-                dict: exchange(py, &raw mut (*f).func_dict, self.dict),
-                annotations: exchange(py, &raw mut (*f).func_annotations, self.annotations),
-                #[cfg(Py_3_12)]
-                type_params: exchange(py, &raw mut (*f).func_typeparams, self.type_params),
+            for ((slot, new), out) in slots(raw(func))
+                .into_iter()
+                .zip(incoming.0)
+                .zip(outgoing.iter_mut())
+            {
+                *out = std::ptr::replace(slot, new);
             }
         }
-    }
-
-    fn globals_ptr(&self) -> *mut ffi::PyObject {
-        self.globals
-            .as_ref()
-            .map_or(std::ptr::null_mut(), |g| g.as_ptr())
+        Fields(outgoing)
     }
 }
 
@@ -168,8 +173,9 @@ impl Fields {
 ///    code with the old closure or the reverse;
 /// 2. the version is reset, so no call site specialized for the old shape trusts it;
 /// 3. the `__code__` setter runs with the code already in place: it fires the audit
-///    event and the function watchers (3.12+) and finds the closure length right.
-///    If it refuses (an audit hook), every field is put back;
+///    event and the function watchers (3.12+), finds the closure length right and
+///    sees no change of kind (so 3.13 does not warn). If it refuses (an audit
+///    hook), every field is put back;
 /// 4. the version of `new` is copied last (3.12 collisions, 3.13 de-specialization);
 /// 5. the previous values are released only now.
 pub(crate) fn install(
@@ -178,12 +184,14 @@ pub(crate) fn install(
     target: Fields,
 ) -> PyResult<()> {
     let py = old.py();
-    let code = target.code.as_ref().map(|c| c.clone_ref(py));
+    // SAFETY: the code pointer is null or a live code object owned by `target`;
+    // this takes a reference of our own to pass to the setter.
+    let code = unsafe { Bound::from_borrowed_ptr_or_opt(py, target.0[CODE]) };
     let version_before = version::get(old);
     let previous = target.exchange_into(old);
     version::reset(old);
     if let Some(code) = code {
-        if let Err(err) = old.setattr(intern!(py, "__code__"), code) {
+        if let Err(err) = set_code(old, &code) {
             let refused = previous.exchange_into(old);
             version::set(old, version_before);
             drop(refused);
@@ -196,6 +204,57 @@ pub(crate) fn install(
     Ok(())
 }
 
+/// `old.__code__ = code` through CPython's own setter (`func_set_code`): the audit
+/// event, the function watchers (3.12+), the closure-length check and the
+/// version reset all happen as for a Python assignment. The setter is taken from
+/// the `__code__` descriptor once and called directly, which skips the attribute
+/// lookup of `PyObject_SetAttr` (a good part of the cost of a swap).
+fn set_code(old: &Bound<'_, PyAny>, code: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = old.py();
+    match code_setter(py) {
+        Some((setter, closure)) => {
+            // SAFETY: `setter` is the `set` slot of the `__code__` getset descriptor
+            // of `types.FunctionType`, called with its own closure as
+            // `getset_set` would, after the same check (`old` is a function).
+            // Both objects are live and the GIL is held.
+            let status = unsafe { setter(old.as_ptr(), code.as_ptr(), closure as *mut _) };
+            if status < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            Ok(())
+        }
+        None => old.setattr(intern!(py, "__code__"), code),
+    }
+}
+
+/// The C setter of `types.FunctionType.__code__` and its closure, if it is the
+/// plain getset descriptor CPython defines (always, on 3.9-3.13).
+fn code_setter(py: Python<'_>) -> Option<(ffi::setter, usize)> {
+    static SETTER: PyOnceLock<Option<(ffi::setter, usize)>> = PyOnceLock::new();
+    *SETTER.get_or_init(py, || {
+        // SAFETY: PyFunction_Type is a static type object that lives forever.
+        let function_type = unsafe {
+            Bound::from_borrowed_ptr(py, (&raw mut ffi::PyFunction_Type).cast::<ffi::PyObject>())
+        };
+        let descriptor = function_type
+            .getattr(intern!(py, "__dict__"))
+            .and_then(|d| d.get_item(intern!(py, "__code__")))
+            .ok()?;
+        // SAFETY: only the type pointer of a live object is compared.
+        let is_getset =
+            unsafe { ffi::Py_TYPE(descriptor.as_ptr()) == &raw mut ffi::PyGetSetDescr_Type };
+        if !is_getset {
+            return None;
+        }
+        // SAFETY: `descriptor` is a live getset descriptor (checked above), whose
+        // `d_getset` points to the static PyGetSetDef of `func_getsetlist`.
+        unsafe {
+            let def = (*descriptor.as_ptr().cast::<ffi::PyGetSetDescrObject>()).d_getset;
+            (*def).set.map(|setter| (setter, (*def).closure as usize))
+        }
+    })
+}
+
 /// Globals and builtins dicts that functions used to run with, kept alive forever.
 ///
 /// Frames of 3.11+ borrow their globals and builtins from the function that
@@ -203,28 +262,39 @@ pub(crate) fn install(
 /// so a dict a function no longer uses may still be read. Each distinct dict is
 /// kept once (keyed by address), which bounds the cost by the number of
 /// namespaces ever replaced, not by the number of updates.
+#[cfg(Py_3_11)]
 static RETIRED_NAMESPACES: Lazy<Mutex<HashMap<usize, Py<PyAny>>>> =
     Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
-    let now = raw(func);
-    // SAFETY: `func` is a live function object; only its globals pointer is read.
-    let current_globals = unsafe { (*now).func_globals };
-    if previous.globals_ptr() == current_globals {
-        return;
+    #[cfg(Py_3_11)]
+    {
+        let now = raw(func);
+        // SAFETY: `func` is a live function object; only its pointers are compared.
+        let (globals, builtins) = unsafe { ((*now).func_globals, (*now).func_builtins) };
+        let gone = [
+            (previous.0[GLOBALS], globals),
+            (previous.0[BUILTINS], builtins),
+        ];
+        if gone.iter().all(|&(was, is)| was.is_null() || was == is) {
+            return;
+        }
+        let mut retired = RETIRED_NAMESPACES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (was, is) in gone {
+            if !was.is_null() && was != is {
+                retired.entry(was as usize).or_insert_with(|| {
+                    // SAFETY: `was` is a live dict owned by `previous`; the GIL is
+                    // held. The registry takes a reference of its own.
+                    unsafe { Bound::from_borrowed_ptr(py, was).unbind() }
+                });
+            }
+        }
     }
-    let mut retired = RETIRED_NAMESPACES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    #[cfg(Py_3_10)]
-    let dicts = [&previous.globals, &previous.builtins];
-    #[cfg(not(Py_3_10))]
-    let dicts = [&previous.globals];
-    for dict in dicts.into_iter().flatten() {
-        retired
-            .entry(dict.as_ptr() as usize)
-            .or_insert_with(|| dict.clone_ref(py));
-    }
+    // 3.9 and 3.10 frames own their globals and builtins: nothing to keep.
+    #[cfg(not(Py_3_11))]
+    let _ = (py, previous, func);
 }
 
 /// Builds the fields `old` will take from `new`: everything of `new`'s but the
@@ -235,8 +305,8 @@ pub(crate) fn target_fields(
     dict: Option<Py<PyAny>>,
 ) -> Fields {
     let mut fields = Fields::read(new);
-    fields.closure = closure;
-    fields.dict = dict;
+    fields.set(CLOSURE, closure);
+    fields.set(DICT, dict);
     fields
 }
 
@@ -263,6 +333,8 @@ impl FunctionState {
         let func = self.function.bind(py);
         let replaced = self.fields.clone_ref(py).exchange_into(func);
         version::set(func, self.version);
+        // Frames started since the capture may borrow the namespaces taken out.
+        retire_globals(py, &replaced, func);
         drop(replaced);
     }
 }

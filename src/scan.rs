@@ -175,9 +175,10 @@ fn is_ident(c: u8) -> bool {
 }
 
 /// One statement: its first and last line, its text with the scope's
-/// indentation removed, and the name it defines if it is a `def` or `class`
-/// (`""` otherwise).
-type Statement = (usize, usize, String, String);
+/// indentation removed (for a `def` or `class`, the text of its decorators
+/// only), the name it defines if it is a `def` or `class` (`""` otherwise), and
+/// the line of its header (after any decorators).
+type Statement = (usize, usize, String, String, usize);
 
 /// Statements by scope: `""` for the module, the class path (`"A.B"`) for class bodies.
 type Scopes = HashMap<String, Vec<Statement>>;
@@ -259,22 +260,30 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             i += 1;
         }
         let group = &lines[head..i];
+        let last_line = group.last().map_or(first.1, |l| l.1);
+        let header_text = text_of(src, &lines[header]);
+        let defines = definition(header_text).unwrap_or_default().to_owned();
+        // A definition is matched by its name, never by its text: only its
+        // decorators are kept, which saves making thousands of strings.
+        let kept = if defines.is_empty() {
+            group
+        } else {
+            &lines[head..header]
+        };
         let mut text = Vec::new();
-        for (n, line) in group.iter().enumerate() {
+        for (n, line) in kept.iter().enumerate() {
             if n > 0 {
                 text.push(b'\n');
             }
             text.resize(text.len() + line.2.saturating_sub(indent), b' ');
             text.extend_from_slice(text_of(src, line));
         }
-        let last_line = group.last().map_or(first.1, |l| l.1);
-        let header_text = text_of(src, &lines[header]);
-        let defines = definition(header_text).unwrap_or_default().to_owned();
         out.entry(scope.to_owned()).or_default().push((
             group[0].0,
             last_line,
             String::from_utf8_lossy(&text).into_owned(),
             defines,
+            lines[header].0,
         ));
         if let Some(name) = defined_name(header_text, b"class") {
             if header + 1 < i {

@@ -65,11 +65,81 @@ pub(crate) fn reset(func: &Bound<'_, PyAny>) {
 }
 
 /// Gives `old`, which now runs `new`'s code with `new`'s defaults, the version
-/// that describes that shape: `new`'s own on 3.12 and 3.13, a lazily assigned
-/// fresh one on 3.11.
+/// that describes that shape.
+///
+/// - 3.11: left at 0, re-versioned lazily from a counter that never collides.
+/// - 3.12 and 3.13: `new`'s own version when `new` still has the one
+///   `MAKE_FUNCTION` gave it (its code's `co_version`: every function with that
+///   version runs that code with the defaults its `def` gives). Otherwise (`new`
+///   made by `types.FunctionType`, or its defaults, code or closure set since),
+///   `new` has version 0 or a lazily assigned one; copying 0 would let 3.12
+///   re-version `old` lazily from the counter that collides with code versions
+///   (a call site specialized for another function then runs `old` with that
+///   function's argument layout: segfault) and would leave `old` unspecialized
+///   for good on 3.13. So `old` gets a version no function has ever had instead.
 pub(crate) fn adopt(old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) {
-    #[cfg(Py_3_12)]
-    set(old, get(new));
-    #[cfg(not(Py_3_12))]
+    #[cfg(all(Py_3_12, not(Py_3_14)))]
+    {
+        let theirs = get(new);
+        // SAFETY: `new` is a live function object and the GIL is held; its code
+        // pointer is a strong reference to a live code object.
+        let made_version = unsafe { code_version((*raw(new)).func_code) };
+        if theirs != 0 && theirs == made_version {
+            set(old, theirs);
+        } else {
+            set(old, fresh(old.py()));
+        }
+    }
+    #[cfg(not(all(Py_3_12, not(Py_3_14))))]
     let _ = (old, new);
+}
+
+/// The head of CPython 3.12's and 3.13's `PyCodeObject`, up to `co_version`
+/// (Include/cpython/code.h, `_PyCode_DEF`; identical in both versions).
+#[cfg(all(Py_3_12, not(Py_3_14)))]
+#[repr(C)]
+struct CodeHead {
+    ob_base: pyo3::ffi::PyVarObject,
+    co_consts: *mut pyo3::ffi::PyObject,
+    co_names: *mut pyo3::ffi::PyObject,
+    co_exceptiontable: *mut pyo3::ffi::PyObject,
+    // co_flags, co_argcount, co_posonlyargcount, co_kwonlyargcount, co_stacksize,
+    // co_firstlineno, co_nlocalsplus, co_framesize, co_nlocals, co_ncellvars, co_nfreevars
+    co_ints: [std::os::raw::c_int; 11],
+    co_version: u32,
+}
+
+/// The version `MAKE_FUNCTION` gives functions made from `code` (0 for null).
+///
+/// # Safety
+/// `code` is null or a live code object, and the GIL is held.
+#[cfg(all(Py_3_12, not(Py_3_14)))]
+unsafe fn code_version(code: *mut pyo3::ffi::PyObject) -> u32 {
+    if code.is_null() || unsafe { pyo3::ffi::PyCode_Check(code) } == 0 {
+        return 0;
+    }
+    // SAFETY: `code` is a live code object (checked above), whose layout starts
+    // with `CodeHead` on 3.12 and 3.13; the field is only read.
+    unsafe { (*code.cast::<CodeHead>()).co_version }
+}
+
+/// A version that no function has ever had: CPython numbers code objects from
+/// the same counter that `MAKE_FUNCTION` versions come from, so the number an
+/// empty code object just took is unique. 0 if the counter ran out.
+#[cfg(all(Py_3_12, not(Py_3_14)))]
+fn fresh(py: Python<'_>) -> u32 {
+    let _ = py;
+    // SAFETY: the GIL is held (`py`); the arguments are valid C strings. The new
+    // code object is owned here, read, and released exactly once.
+    unsafe {
+        let code = pyo3::ffi::PyCode_NewEmpty(c"<hotreload>".as_ptr(), c"<version>".as_ptr(), 0);
+        if code.is_null() {
+            pyo3::ffi::PyErr_Clear();
+            return 0;
+        }
+        let code = code.cast::<pyo3::ffi::PyObject>();
+        let version = code_version(code);
+        pyo3::ffi::Py_DECREF(code);
+        version
+    }
 }

@@ -160,6 +160,8 @@ def _reconcile_member(
         kept = reconciler.adopt_new(new_value)
     if kept is old_value:
         return
+    if old_value is _MISSING:
+        reconciler.added.append(member_label)
     reconciler.tx.setattr(old, name, kept)
     set_name = getattr(type(kept), "__set_name__", None)
     if set_name is not None and not is_class(kept):

@@ -78,6 +78,8 @@ def reconcile_namespace(
     defined_before: Optional[Callable[[str], bool]],
     policy: DataPolicy,
     created: Container[int],
+    undecorated: Dict[FunctionType, FunctionType],
+    before_run: Container[str],
     report: ReloadReport,
 ) -> NamespaceChange:
     """Decides the module's new contents. Functions and classes are updated in place here;
@@ -85,8 +87,12 @@ def reconcile_namespace(
 
     ``defined`` are the names the new code binds (None: unknown, ``import *``);
     ``defined_before`` tells whether the previous source defined a name (None: unknown).
+    ``undecorated`` maps old functions inside live decorated objects to the new
+    functions compiled without those decorators (the live objects stay in place).
     """
     module_name = reconciler.module_name
+    for old_function, new_function in undecorated.items():
+        reconciler.update_function(old_function, new_function, new_function.__qualname__)
     old_definitions = definition_index(module_name, live)
     change = NamespaceChange(values={}, removed=[], replaced={})
     for name, value in new.items():
@@ -112,7 +118,9 @@ def reconcile_namespace(
         if before is not _MISSING:
             change.replaced[name] = before
     for name in live:
-        if name not in new and name not in IMPORT_STATE:
+        # Names the live module gained while the new source ran (a submodule
+        # imported by it sets itself on the package) are not the source's to remove.
+        if name not in new and name not in IMPORT_STATE and name in before_run:
             change.removed.append(name)
     change.removed = [name for name in change.removed if name not in policy.keep]
     report.removed.extend(change.removed)

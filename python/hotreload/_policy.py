@@ -48,21 +48,45 @@ def is_immutable(value: object) -> bool:
 class Statement(NamedTuple):
     """One statement of a scope: where it is, its text (dedented), the name it defines.
 
-    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``.
+    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``: for
+    those, ``text`` is the decorator lines only (definitions are matched by name);
+    ``header_line`` the line of the ``def``/``class`` itself, below its decorators.
     """
 
     first_line: int
     last_line: int
     text: str
     defines: str
+    header_line: int
+
+    @property
+    def decorators(self) -> str:
+        """The text of the decorator lines above a definition (``""`` if none)."""
+        return self.text if self.defines else ""
 
 
 class SourceMap:
     """A source cut into statements, per scope (``""`` for the module, else a class qualname)."""
 
     def __init__(self, source: str) -> None:
-        self.scopes: Dict[str, List[Statement]] = _hotreload.statements(source)
+        self._raw = _hotreload.statements(source)
+        self._scopes: Dict[str, List[Statement]] = {}
         self._binds: Dict[str, Set[str]] = {}
+
+    def statements(self, scope: str) -> List[Statement]:
+        """The statements of ``scope`` in source order."""
+        found = self._scopes.get(scope)
+        if found is None:
+            found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
+        return found
+
+    def decorated(self, scope: str) -> List[Statement]:
+        """The definitions of ``scope`` that have decorators."""
+        return [Statement(*raw) for raw in self._raw.get(scope, ()) if raw[4] > raw[0]]
+
+    def defines(self, scope: str, name: str) -> bool:
+        """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
+        return any(raw[3] == name for raw in self._raw.get(scope, ()))
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
@@ -75,11 +99,11 @@ class SourceMap:
 
     def _binding(self, scope: str, name: str) -> List[Statement]:
         found = []
-        for statement in self.scopes.get(scope, ()):
+        for statement in self.statements(scope):
             if statement[3]:
                 if statement[3] == name:
                     found.append(statement)
-            elif name in statement[2] and name in self.binds_of(Statement(*statement)):
+            elif name in statement[2] and name in self.binds_of(statement):
                 found.append(statement)
         return found
 

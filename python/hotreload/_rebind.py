@@ -4,7 +4,9 @@ When a reload gives a module-level name a different object (refreshed data, a
 definition that changed kind), modules that imported that name hold the old
 object under their own name. Identity alone does not prove an import: small
 ints and interned strings are shared by everyone. So a copy is rebound only
-when the other module's source imports that name from the reloaded module.
+when the other module's source imports that name from the reloaded module
+(``from m import NAME``, ``from m import NAME as ALIAS``, ``from m import *``)
+and it still holds the very object the reload replaced.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import importlib.util
 import linecache
 import re
 import sys
+import threading
 import types
-from typing import Any, Dict, Iterator, List, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
-from hotreload._policy import is_immutable
 from hotreload._transaction import Transaction
 
-_MISSING = object()
-
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
+
+ImportTable = Dict[str, Set[Tuple[str, str]]]
+"""Source module name -> (imported name, bound name) pairs; ``("*", "*")`` for a star import."""
+
+_tables: Dict[Tuple[str, str], ImportTable] = {}
+_tables_lock = threading.Lock()
 
 
 def rebind_importers(
@@ -31,59 +37,78 @@ def rebind_importers(
     changed = {name: old for name, old in replaced.items() if name in live and live[name] is not old}
     if not changed:
         return []
-    # Under another name, only objects of the reloaded module's own count
-    # (small ints and interned strings are everyone's).
-    targets = {id(old): name for name, old in changed.items() if not is_immutable(old)}
+    exported = _star_exports(module, live)
     rebound: List[str] = []
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
             continue
-        namespace = getattr(other, "__dict__", None)
-        if not isinstance(namespace, dict):
+        pairs = import_table(other).get(module.__name__)
+        if not pairs:
             continue
-        for attr, source_name in _copies(namespace, targets, changed):
-            if (source_name, attr) in _imports_from(other, module.__name__):
-                tx.set_item(namespace, attr, live[source_name])
-                rebound.append(f"{other.__name__}.{attr}")
+        namespace = other.__dict__
+        for imported, bound in _expand(pairs, changed, exported):
+            if namespace.get(bound, _MISSING) is changed[imported]:
+                tx.set_item(namespace, bound, live[imported])
+                rebound.append(f"{other.__name__}.{bound}")
     return rebound
 
 
-def _copies(namespace: Dict[str, Any], targets: Dict[int, str], replaced: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
-    """(attribute, name in the reloaded module) for values identical to a replaced object."""
-    for name, old in replaced.items():
-        if namespace.get(name, _MISSING) is old:
-            yield name, name
-    if not targets:
-        return
-    for attr, value in list(namespace.items()):
-        name = targets.get(id(value))
-        if name is not None and attr != name and replaced[name] is value:
-            yield attr, name
+_MISSING = object()
 
 
-def _imports_from(other: types.ModuleType, module_name: str) -> Set[Tuple[str, str]]:
-    """(imported name, bound name) pairs of ``from module_name import ...`` in ``other``'s source."""
+def _expand(pairs: Set[Tuple[str, str]], changed: Dict[str, Any], exported: Set[str]) -> List[Tuple[str, str]]:
+    found = [(imported, bound) for imported, bound in pairs if imported in changed]
+    if ("*", "*") in pairs:
+        found.extend((name, name) for name in changed if name in exported)
+    return found
+
+
+def _star_exports(module: types.ModuleType, live: Dict[str, Any]) -> Set[str]:
+    names = live.get("__all__")
+    if isinstance(names, (list, tuple)):
+        return {name for name in names if isinstance(name, str)}
+    return {name for name in live if not name.startswith("_")}
+
+
+def import_table(other: types.ModuleType) -> ImportTable:
+    """The ``from ... import`` statements of ``other``'s source, parsed once per module and file."""
     path = getattr(other, "__file__", None)
-    if not path or not path.endswith(".py"):
-        return set()
-    source = "".join(linecache.getlines(path))
-    pairs: Set[Tuple[str, str]] = set()
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return {}
+    key = (other.__name__, path)
+    table = _tables.get(key)
+    if table is None:
+        table = _parse_imports("".join(linecache.getlines(path)), getattr(other, "__package__", None) or "")
+        with _tables_lock:
+            _tables[key] = table
+    return table
+
+
+def forget(module: types.ModuleType) -> None:
+    """Drops the cached import table of ``module`` (its source was just reloaded)."""
+    with _tables_lock:
+        _tables.pop((module.__name__, getattr(module, "__file__", None) or ""), None)
+
+
+def _parse_imports(source: str, package: str) -> ImportTable:
+    table: ImportTable = {}
     for match in _FROM_IMPORT.finditer(source):
-        if _resolve(match.group(1), other) != module_name:
+        source_module = _resolve(match.group(1), package)
+        if not source_module:
             continue
-        for part in match.group(2).strip("()").replace("\\\n", " ").split(","):
+        pairs = table.setdefault(source_module, set())
+        for part in match.group(2).strip().strip("()").replace("\\\n", " ").split(","):
             words = part.split()
             if len(words) == 1:
                 pairs.add((words[0], words[0]))
             elif len(words) == 3 and words[1] == "as":
                 pairs.add((words[0], words[2]))
-    return pairs
+    return table
 
 
-def _resolve(name: str, other: types.ModuleType) -> str:
+def _resolve(name: str, package: str) -> str:
     if not name.startswith("."):
         return name
-    package = getattr(other, "__package__", None) or ""
     try:
         return importlib.util.resolve_name(name, package)
     except (ImportError, ValueError):

@@ -64,6 +64,7 @@ class Reconciler:
         self.replaced: Dict[int, Any] = {}
         self._new: List[Any] = []
         self.updated: List[str] = []
+        self.added: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
         self._undo = tx.undo_log
@@ -142,7 +143,10 @@ class Reconciler:
         if old is new or not self.tx.claim(old, new):
             return old
         self.fold(old, new)
+        changes_before, updated_before = self.tx.size, len(self.updated)
         reconcile_class(self, old, new, label)
+        if self.tx.size != changes_before or len(self.updated) != updated_before:
+            self.updated.insert(updated_before, label)
         return old
 
     # -- any value ------------------------------------------------------------

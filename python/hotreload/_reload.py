@@ -3,9 +3,11 @@
 The story of a reload:
 
 1. read the module's current source from its file (never a ``.pyc``) and compile it;
-2. run it in a scratch namespace, a copy of the module's dict, with a scratch
-   module standing in ``sys.modules``: new definitions see the module's own
-   names, and no other thread ever sees a half-executed module;
+   Where the previous source is known, unchanged decorators of module-level
+   functions are left out (see _decorators.py), so registrations happen once;
+2. run it in a scratch namespace, a copy of the module's dict: new definitions
+   see the module's own names, and no other thread ever sees a half-executed
+   module (``sys.modules`` keeps the live module, so a concurrent import gets it);
 3. point the functions the run created at the module's real dict;
 4. in one transaction, fold new functions and classes into the old ones,
    decide each data name by the data policy, write the result into the
@@ -32,7 +34,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Un
 from hotreload import _hotreload, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, map_source, name_list
+from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
+from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
 from hotreload._report import ReloadReport
@@ -92,12 +96,16 @@ class _Reload:
     def run(self) -> ReloadReport:
         started = time.perf_counter()
         data, text = self._read()
-        code = self._compile(data)
         previous = _sources.previous(self.name)
-        namespace, created = self._execute(code)
-        self._reconcile(namespace, created, code, text, previous)
+        maps = (map_source(previous), map_source(text)) if previous is not None else None
+        lines = text.split("\n")
+        undecorated = plan_undecorated(*maps, lines, self.module.__dict__) if maps is not None else {}
+        code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
+        namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+        self._reconcile(namespace, created, code, text, maps, undecorated)
         _sources.record(self.name, data)
         linecache.checkcache(self.path)
+        forget_imports(self.module)
         self.report.duration = time.perf_counter() - started
         return self.report
 
@@ -115,7 +123,7 @@ class _Reload:
                 path=self.path,
             ) from error
 
-    def _compile(self, data: bytes) -> types.CodeType:
+    def _compile(self, data: Union[bytes, str]) -> types.CodeType:
         try:
             return compile(data, self.path, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as error:
@@ -130,11 +138,12 @@ class _Reload:
 
     # -- 2. and 3. execute in a scratch namespace -------------------------------
 
-    def _execute(self, code: types.CodeType) -> Tuple[Dict[str, Any], "_Created"]:
+    def _execute(self, code: types.CodeType, adopter: Optional[Adopter]) -> Tuple[Dict[str, Any], "_Created"]:
         """Runs ``code`` in a copy of the module's dict; returns it and the ids of objects it made."""
-        scratch = types.ModuleType(self.name)
-        namespace = scratch.__dict__
-        namespace.update(self.module.__dict__)
+        namespace = dict(self.module.__dict__)
+        self.names_before_run = frozenset(namespace)
+        if adopter is not None:
+            namespace[ADOPT] = adopter
         young_before = {id(obj) for obj in gc.get_objects(0)}
         collections: List[object] = []
 
@@ -146,16 +155,14 @@ class _Reload:
         # it made are found without scanning the heap. A module body that
         # collects by itself is noticed, and then its definitions are walked.
         gc.callbacks.append(on_collection)
-        sys.modules[self.name] = scratch
         try:
             exec(code, namespace)
         except Exception as error:
             raise self._execution_error(error) from error
         finally:
-            if sys.modules.get(self.name) is scratch:
-                sys.modules[self.name] = self.module
             young = gc.get_objects(0)
             gc.callbacks.remove(on_collection)
+            namespace.pop(ADOPT, None)
         self._move_to_module_globals(namespace, young, walk=bool(collections))
         return namespace, _Created(young, young_before)
 
@@ -189,10 +196,11 @@ class _Reload:
         created: "_Created",
         code: types.CodeType,
         text: str,
-        previous: Optional[str],
+        maps: Optional[Tuple[SourceMap, SourceMap]],
+        undecorated: Dict[str, Undecorated],
     ) -> None:
         live = self.module.__dict__
-        old_map, new_map = (map_source(previous), map_source(text)) if previous is not None else (None, None)
+        old_map, new_map = maps if maps is not None else (None, None)
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
 
@@ -214,6 +222,8 @@ class _Reload:
                     None if old_map is None else functools.partial(old_map.binds, ""),
                     module_policy,
                     created,
+                    {e.old_function: e.new_function for e in undecorated.values() if e.new_function is not None},
+                    self.names_before_run,
                     self.report,
                 )
                 for name, value in change.values.items():
@@ -223,6 +233,7 @@ class _Reload:
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                 self.report.updated.extend(reconciler.updated)
+                self.report.added.extend(reconciler.added)
                 self.report.warnings.extend(reconciler.warnings)
         except ReloadError as error:
             if error.path is None:
