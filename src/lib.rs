@@ -10,6 +10,7 @@ mod function;
 mod globals;
 mod scan;
 mod version;
+mod watch;
 
 use pyo3::prelude::*;
 
@@ -23,5 +24,6 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;
+    m.add_class::<watch::FileWatcher>()?;
     Ok(())
 }
