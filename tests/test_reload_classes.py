@@ -1113,3 +1113,36 @@ def test_pickle_round_trip_after_reload_gives_kept_class(modules):
     assert type(loaded) is Record and loaded.show() == 10
     again = pickle.loads(pickle.dumps(Record(2)))
     assert type(again) is Record and again.show() == 20
+
+
+def test_classes_matched_by_definition_not_by_name(modules):
+    m = modules.make(
+        """
+        class V1:
+            def run(self):
+                return "v1-a"
+        class V2:
+            def run(self):
+                return "v2-a"
+        Current = V1
+        """
+    )
+    V1, V2 = m.V1, m.V2
+    held = m.Current
+    modules.edit(
+        m,
+        """
+        class V1:
+            def run(self):
+                return "v1-b"
+        class V2:
+            def run(self):
+                return "v2-b"
+        Current = V2
+        """,
+    )
+    hotreload.reload(m)
+    assert m.V1 is V1 and m.V2 is V2 and V1 is not V2
+    assert m.Current is V2
+    assert held is V1 and held().run() == "v1-b"
+    assert m.Current().run() == "v2-b"

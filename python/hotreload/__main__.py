@@ -199,7 +199,7 @@ def _print_error(error: ReloadError) -> None:
 
 
 def _show_warnings() -> None:
-    """hotreload's own warnings (a skipped main script, lost events) go to stderr too."""
+    """hotreload's own warnings (lost events, watcher errors) go to stderr too."""
     logger = logging.getLogger("hotreload")
     if logger.handlers:
         return

@@ -1,7 +1,8 @@
 """Type stubs for ``hotreload._hotreload``, the Rust extension."""
 
 from types import CodeType, FunctionType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)
 
@@ -39,3 +40,17 @@ def stored_names(
 
 def read_file(path: str) -> Optional[bytes]:
     """The bytes of the file at ``path``, or None if it cannot be read."""
+
+class FileWatcher:
+    """Watches paths (notify/inotify) and delivers debounced batches of changed files."""
+
+    def __init__(self, debounce: float = 0.03, max_delay: float = 1.0, suffixes: Optional[List[str]] = None) -> None: ...
+    def watch(self, path: Union[str, "os.PathLike[str]"], recursive: bool = True) -> None: ...
+    def unwatch(self, path: Union[str, "os.PathLike[str]"]) -> None: ...
+    def next_batch(self, timeout: Optional[float] = None) -> Optional[Tuple[List[str], List[str], bool]]:
+        """(paths, watcher errors, events lost); empty on timeout; None once stopped. Waits without the GIL."""
+    def stop(self) -> None: ...
+    @property
+    def stopped(self) -> bool: ...
+    @property
+    def debounce(self) -> float: ...

@@ -17,11 +17,13 @@ import re
 import sys
 import threading
 import types
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from hotreload._transaction import Transaction
 
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
+
+_COMMENT = re.compile(r"#[^\n]*")
 
 ImportTable = Dict[str, Set[Tuple[str, str]]]
 """Source module name -> (imported name, bound name) pairs; ``("*", "*")`` for a star import."""
@@ -42,10 +44,16 @@ def rebind_importers(
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
             continue
-        pairs = import_table(other).get(module.__name__)
+        namespace = other.__dict__
+        table = import_table(other)
+        if table is None:
+            # No source to read (a notebook, a REPL): the same name holding the
+            # very object is proof enough, unless the object is shared by all.
+            pairs = {(name, name) for name, old in changed.items() if not _shared(old)}
+        else:
+            pairs = table.get(module.__name__, set())
         if not pairs:
             continue
-        namespace = other.__dict__
         for imported, bound in _expand(pairs, changed, exported):
             if namespace.get(bound, _MISSING) is changed[imported]:
                 tx.set_item(namespace, bound, live[imported])
@@ -70,11 +78,23 @@ def _star_exports(module: types.ModuleType, live: Dict[str, Any]) -> Set[str]:
     return {name for name in live if not name.startswith("_")}
 
 
-def import_table(other: types.ModuleType) -> ImportTable:
-    """The ``from ... import`` statements of ``other``'s source, parsed once per module and file."""
+def _shared(value: Any) -> bool:
+    """Values CPython hands out as one object to everyone: identity proves nothing."""
+    if value is None or value is Ellipsis or value is NotImplemented or isinstance(value, bool):
+        return True
+    if type(value) is int:
+        return -5 <= value <= 256
+    if type(value) in (str, bytes):
+        return len(value) <= 1 or (type(value) is str and value.isidentifier())
+    return type(value) in (tuple, frozenset) and not value
+
+
+def import_table(other: types.ModuleType) -> Optional[ImportTable]:
+    """The ``from ... import`` statements of ``other``'s source, parsed once per module and
+    file; None for a module without a source file."""
     path = getattr(other, "__file__", None)
     if not isinstance(path, str) or not path.endswith(".py"):
-        return {}
+        return None
     key = (other.__name__, path)
     table = _tables.get(key)
     if table is None:
@@ -97,7 +117,8 @@ def _parse_imports(source: str, package: str) -> ImportTable:
         if not source_module:
             continue
         pairs = table.setdefault(source_module, set())
-        for part in match.group(2).strip().strip("()").replace("\\\n", " ").split(","):
+        names = _COMMENT.sub("", match.group(2)).strip().strip("()").replace("\\\n", " ")
+        for part in names.split(","):
             words = part.split()
             if len(words) == 1:
                 pairs.add((words[0], words[0]))

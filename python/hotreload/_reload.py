@@ -3,8 +3,9 @@
 The story of a reload:
 
 1. read the module's current source from its file (never a ``.pyc``) and compile it;
-   Where the previous source is known, unchanged decorators of module-level
-   functions are left out (see _decorators.py), so registrations happen once;
+   Unchanged decorators of module-level functions are left out (see
+   _decorators.py), so registrations happen once; the main script's
+   ``if __name__ == "__main__":`` block is left out, so it does not start again;
 2. run it in a scratch namespace, a copy of the module's dict: new definitions
    see the module's own names, and no other thread ever sees a half-executed
    module (``sys.modules`` keeps the live module, so a concurrent import gets it);
@@ -101,15 +102,18 @@ class _Reload:
         previous = _sources.previous(self.name)
         maps = (map_source(previous), map_source(text)) if previous is not None else None
         lines = text.split("\n")
+        source: Union[bytes, str] = data
+        if self.name == "__main__":
+            source = _without_main_guard(lines, maps[1] if maps is not None else map_source(text))
         undecorated: Dict[str, Undecorated] = {}
         if text.startswith("@") or "\n@" in text:
             old_map, new_map = maps if maps is not None else (None, map_source(text))
             undecorated = plan_undecorated(old_map, new_map, lines, self.module.__dict__)
         if maps is not None or not undecorated:
-            code = self._compile(strip_decorators(lines, undecorated) if undecorated else data)
+            code = self._compile(strip_decorators(lines, undecorated) if undecorated else source)
             namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
         else:
-            code, namespace, created, undecorated = self._execute_unknown_source(data, lines, undecorated)
+            code, namespace, created, undecorated = self._execute_unknown_source(source, lines, undecorated)
         self._reconcile(namespace, created, code, text, maps, undecorated)
         _sources.record(self.name, data)
         linecache.checkcache(self.path)
@@ -145,7 +149,7 @@ class _Reload:
             ) from error
 
     def _execute_unknown_source(
-        self, data: bytes, lines: List[str], plan: Dict[str, Undecorated]
+        self, data: Union[bytes, str], lines: List[str], plan: Dict[str, Undecorated]
     ) -> Tuple[types.CodeType, Dict[str, Any], "_Created", Dict[str, Undecorated]]:
         """Without the previous source, decorators are re-run as written (their
         arguments may have been edited); only if that fails (a registry refusing
@@ -288,6 +292,23 @@ class _Reload:
             lineno = map_source(text).first_line("", label.split(".")[0])
         message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
         return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
+
+
+_MAIN_GUARD = re.compile(r"""if\s*\(?\s*(__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__)""")
+
+
+def _without_main_guard(lines: List[str], source: SourceMap) -> str:
+    """The main script's source with its ``if __name__ == "__main__":`` blocks blanked.
+
+    Reloading the script that runs the program must not start the program a
+    second time; its definitions are reloaded, its running main loop goes on.
+    ``lines`` is changed in place (line numbers are kept).
+    """
+    for statement in source.statements(""):
+        if _MAIN_GUARD.match(statement.text):
+            for number in range(statement.first_line, statement.last_line + 1):
+                lines[number - 1] = ""
+    return "\n".join(lines)
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -365,10 +365,6 @@ def modules_for_files(paths: Iterable[str]) -> Dict[str, types.ModuleType]:
             continue
         if os.path.realpath(source) not in wanted:
             continue
-        if name == "__main__" or getattr(module, "__name__", None) == "__main__":
-            # Re-running the main script's top level would start the program again.
-            logger.warning("%s changed: the main script is not reloaded; edit code in modules it imports", source)
-            continue
         if os.path.dirname(os.path.realpath(source)) == _OWN_DIR:
             continue
         found[name] = module
