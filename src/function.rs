@@ -26,11 +26,12 @@ use crate::version;
 
 /// Positions in `Fields` (the order of `slots`; the code is at 1).
 const CLOSURE: usize = 0;
+#[cfg(Py_3_11)]
 const GLOBALS: usize = 2;
 const DICT: usize = 3;
 const DEFAULTS: usize = 4;
 const KWDEFAULTS: usize = 5;
-#[cfg(Py_3_10)]
+#[cfg(Py_3_11)]
 const BUILTINS: usize = 8;
 #[cfg(not(Py_3_10))]
 const SLOTS: usize = 8;

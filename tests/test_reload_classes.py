@@ -1146,3 +1146,38 @@ def test_classes_matched_by_definition_not_by_name(modules):
     assert m.Current is V2
     assert held is V1 and held().run() == "v1-b"
     assert m.Current().run() == "v2-b"
+
+
+def test_registry_kept_across_reloads_never_holds_orphan_classes(modules):
+    """INTERNALS 20: re-running the module re-registers classes; afterwards every
+    registry entry must be a class the program can use with isinstance."""
+    source = """
+        try:
+            REGISTRY
+        except NameError:
+            REGISTRY = {{}}
+            ORDER = []
+
+        class Plugin:
+            def __init_subclass__(cls, **kwargs):
+                super().__init_subclass__(**kwargs)
+                REGISTRY[cls.__name__] = cls
+                ORDER.append(cls)
+
+        class Audio(Plugin):
+            def play(self):
+                return "{v}"
+
+        class Video(Plugin):
+            def play(self):
+                return "{v}"
+        """
+    m = modules.make(source.format(v="v1"))
+    Audio, Video = m.Audio, m.Video
+    modules.edit(m, source.format(v="v2"))
+    hotreload.reload(m)
+    assert m.Audio is Audio and m.Video is Video
+    assert m.REGISTRY["Audio"] is Audio and m.REGISTRY["Video"] is Video
+    assert all(cls is Audio or cls is Video for cls in m.ORDER), m.ORDER
+    assert isinstance(m.REGISTRY["Audio"](), Audio)
+    assert m.REGISTRY["Video"]().play() == "v2"

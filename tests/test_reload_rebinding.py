@@ -256,3 +256,21 @@ def test_import_inside_try_block_is_rebound(modules):
     modules.edit(config, "LIMIT = 22\nMODE = 'fast'\nNAMES = ('a', 'b')\n")
     hotreload.reload(config)
     assert user.LIMIT == 22
+
+
+def test_importer_that_rebinds_the_name_to_its_own_identical_value_is_not_touched(modules):
+    """The last binding of LIMIT in ``user`` is its own statement, not the import
+    (10 is the very same object as config's 10: identity proves nothing)."""
+    config = _config(modules)
+    user = modules.make(
+        f"""
+        from {config.__name__} import LIMIT, MODE
+        LIMIT = 10  # local override
+        """,
+        hint="user",
+    )
+    assert user.LIMIT is config.LIMIT
+    modules.edit(config, "LIMIT = 20\nMODE = 'slow'\nNAMES = ('a', 'b')\n")
+    hotreload.reload(config)
+    assert user.MODE == "slow"
+    assert user.LIMIT == 10

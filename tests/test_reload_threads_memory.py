@@ -139,6 +139,14 @@ def test_threads_calling_functions_during_reloads_see_one_version(modules, fast_
     assert calls[0] > 0
     for name, seen in results.items():
         allowed = {EXPECTED["v1"][name], EXPECTED["v2"][name]}
+        if name == "tagged":
+            # A call already running in the old wrapper when the reload lands
+            # calls the wrapped function afterwards, and the wrapped function
+            # (kept in the old cell, updated in place as the SPEC says) runs the
+            # new code: ("v1", "v2") and ("v2", "v1", ...) are in-flight calls,
+            # not torn functions. A wrapper paired with the other version's
+            # label or result format would be a torn closure and is not allowed.
+            allowed |= {("v1", "v2"), ("v2", "v1", "wrapped-v2")}
         assert seen <= allowed, (name, seen - allowed)
         assert EXPECTED["v1"][name] in seen
     assert compute() == EXPECTED["v1"]["compute"]
@@ -278,3 +286,31 @@ def test_reloaded_module_objects_are_not_kept_alive(modules):
     ref = weakref.ref(m.Holder)
     assert ref() is m.Holder
     del created
+
+
+def test_one_line_edit_in_a_large_module_reloads_quickly(modules):
+    """A developer's edit-reload loop: 1000 functions and 100 classes, one line changed.
+    Peers take seconds here; compile + exec of this module takes tens of milliseconds."""
+    import time
+
+    def source(k):
+        functions = "\n".join(f"def f_{i}(x):\n    return x + {i}\n" for i in range(1000))
+        classes = "\n".join(
+            f"class C_{i}:\n    LIMIT = {i}\n    def m(self):\n        return {i}\n" for i in range(100)
+        )
+        return functions + classes + f"\ndef edited():\n    return {k}\n"
+
+    m = modules.make(source(0))
+    f_500 = m.f_500
+    text = source(1)
+    started = time.perf_counter()
+    compile(text, "<baseline>", "exec")
+    exec(compile(text, "<baseline>", "exec"), {"__name__": "baseline"})
+    baseline = time.perf_counter() - started
+    modules.edit(m, text)
+    started = time.perf_counter()
+    report = hotreload.reload(m)
+    elapsed = time.perf_counter() - started
+    assert m.edited() == 1 and m.f_500 is f_500
+    assert elapsed < max(1.0, 20 * baseline), f"reload took {elapsed:.3f}s (compile+exec: {baseline:.3f}s)"
+    assert report.duration <= elapsed + 0.01

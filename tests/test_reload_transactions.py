@@ -132,6 +132,7 @@ def _load(modules, *, installed=False):
         "cached": m.cached,
     }
     assert m.cached(1) == 2  # fill the cache
+    live["cache_info"] = m.cached.cache_info()
     m.ITEMS.append(3)  # live state
     return m, consumer, live
 
@@ -139,6 +140,8 @@ def _load(modules, *, installed=False):
 def _check_all_as_before(m, consumer, live, snap, consumer_snap):
     snap.assert_unchanged()
     consumer_snap.assert_unchanged()
+    # the memoized results survive a failed reload (the cache is cleared only on success)
+    assert m.cached.cache_info() == live["cache_info"]
     # and behaviourally:
     assert m.helper() == "helper-1"
     assert m.uses_helper() == "helper-1/orig"
@@ -400,3 +403,40 @@ def test_builtin_module_raises_reload_error():
 def test_wrong_argument_type_raises_type_error(argument):
     with pytest.raises(TypeError):
         hotreload.reload(argument)
+
+
+def test_import_error_in_the_new_source(modules):
+    m, consumer, live = _load(modules)
+    snap, consumer_snap = modules.snapshot(m), modules.snapshot(consumer)
+    missing = modules.unique("missing_dependency")
+    path = modules.edit(m, EDITED_PREFIX + f"\nimport {missing}\n")
+    with pytest.raises(ReloadError) as info:
+        hotreload.reload(m)
+    _assert_error(info.value, m, path)
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+    assert info.value.name == m.__name__
+    _check_all_as_before(m, consumer, live, snap, consumer_snap)
+
+
+def test_failed_reload_does_not_clear_memoized_singletons(modules):
+    """``@functools.cache`` is often a lazy singleton (a connection, a client):
+    a failed reload must not make the program create a second one."""
+    source = """
+        import functools
+
+        @functools.cache
+        def connection():
+            return object()
+
+        class Handler:
+            {slots}
+            def handle(self):
+                return {body}
+        """
+    m = modules.make(source.format(slots="pass", body="1"))
+    conn = m.connection()
+    modules.edit(m, source.format(slots="__slots__ = ('x',)", body="2").replace("return object()", "return [1]"))
+    with pytest.raises(ReloadError):
+        hotreload.reload(m)
+    assert m.connection() is conn
+    assert m.Handler().handle() == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from types import FunctionType
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, cast
 
 from hotreload._errors import ReloadError
 from hotreload._policy import DataPolicy, is_immutable, name_list, KEEP_LIST, REFRESH_LIST
@@ -206,7 +206,7 @@ def _fold_property(reconciler: Reconciler, old: property, new: property, label: 
             return None
     for a, b in pairs:
         if a is not None:
-            reconciler.update_function(a, b, label)
+            reconciler.update_function(cast(FunctionType, a), cast(FunctionType, b), label)
     reconciler.fold(old, new)
     return old
 

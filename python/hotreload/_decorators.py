@@ -19,6 +19,7 @@ import types
 from typing import Any, Dict, List, Optional, Set
 
 from hotreload._policy import SourceMap, Statement, is_immutable
+from hotreload._reconcile import filled_cells
 
 _SEARCH_LIMIT = 64
 _DECORATOR_ROOT = re.compile(r"^\s*@\s*([A-Za-z_]\w*)", re.MULTILINE)
@@ -127,19 +128,9 @@ def find_wrapped(value: Any, name: str) -> Optional[types.FunctionType]:
         if type(candidate) is types.FunctionType:
             if candidate.__code__.co_name == name and "<locals>" not in candidate.__qualname__:
                 return candidate
-            queue.extend(_cell_values(candidate))
+            queue.extend(value for _, value in filled_cells(candidate))
         queue.extend(_held_functions(candidate))
     return None
-
-
-def _cell_values(func: types.FunctionType) -> List[Any]:
-    values = []
-    for cell in func.__closure__ or ():
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:
-            pass
-    return values
 
 
 def _held_functions(value: Any) -> List[Any]:

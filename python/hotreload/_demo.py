@@ -102,7 +102,8 @@ def _demo(path: str) -> int:
     game = importlib.import_module("demo_game")
     ada = game.Player("ada")
     describe = ada.describe  # a bound method captured before any edit
-    stop, seen = threading.Event(), []
+    stop = threading.Event()
+    seen: List[str] = []
     loop = threading.Thread(target=_run_loop, args=(game, describe, stop, seen), daemon=True)
     _say("hotreload demo: a game loop ticks in a background thread.")
     loop.start()

@@ -21,10 +21,9 @@ import importlib.machinery
 import sys
 import threading
 import types
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from hotreload import _sources
-from hotreload._errors import ReloadError
 
 _install_lock = threading.Lock()
 
@@ -90,7 +89,7 @@ class ReloadLoader(importlib.abc.Loader):
         self.module = module
         # importlib.reload overwrites these with our spec before calling
         # exec_module; they are put back so the module looks as it did.
-        self._saved = {name: module.__dict__[name] for name in ("__spec__", "__loader__") if name in module.__dict__}
+        self._saved: Dict[str, Any] = {name: module.__dict__[name] for name in ("__spec__", "__loader__") if name in module.__dict__}
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[types.ModuleType]:
         return None

@@ -9,9 +9,12 @@ _F = TypeVar("_F", bound=FunctionType)
 def update_function(old: _F, new: FunctionType) -> _F:
     """Make ``old`` behave exactly as ``new``, in place and atomically; returns ``old``."""
 
-def update_function_in(transaction: Any, old: _F, new: FunctionType) -> _F:
+def update_function_in(
+    transaction: Any, old: _F, new: FunctionType, substitutions: Optional[Dict[int, Any]] = None
+) -> _F:
     """``update_function`` that records a :class:`FunctionState` for every function it
-    changes, appended to ``transaction`` (a list) or passed to ``transaction.record``."""
+    changes, appended to ``transaction`` (a list) or passed to ``transaction.record``.
+    ``substitutions`` (``{id(obj): replacement}``) replaces default values by identity."""
 
 def _set_class_updater(updater: Callable[[type, type, Any], object]) -> None:
     """Register the callable that reconciles classes found in closure cells (once)."""
@@ -26,9 +29,10 @@ class FunctionState:
         """Put the function back exactly as captured."""
     def __call__(self) -> None: ...
 
-def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str]]]:
+def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int]]]:
     """Statements by scope ("" for the module, "A.B" for class bodies): first line,
-    last line, dedented text, and the name a def/class statement defines ("" otherwise)."""
+    last line, dedented text (decorators only, for a def or class), the name a
+    def/class statement defines ("" otherwise), and the line of its header."""
 
 def rebind_globals(functions: List[FunctionType], scratch: Dict[str, Any], globals: Dict[str, Any]) -> int:
     """Point functions whose ``__globals__`` is ``scratch`` at ``globals``; returns how many."""

@@ -12,7 +12,7 @@ import dis
 import types
 from types import FunctionType
 from dataclasses import dataclass
-from typing import Container, Any, Callable, Dict, FrozenSet, List, Optional, Set
+from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, cast
 
 from hotreload import _hotreload
 from hotreload._decorators import Undecorated
@@ -116,10 +116,10 @@ def reconcile_namespace(
         after = _decide(reconciler, name, before, value, old_definitions, policy, report)
         _record(change, name, before, after)
     for entry in undecorated:
-        new_function = entry.new_function
+        new_function = cast(FunctionType, entry.new_function)  # set by the run of the new source
         reconciler.update_function(entry.old_function, new_function, new_function.__qualname__)
         if is_cache_wrapper(entry.live):
-            entry.live.cache_clear()
+            reconciler.tx.on_commit(entry.live.cache_clear)
     for name, value, before in definitions:
         if type(value) is FunctionType:
             # The common case, kept short: a module-level function and its old self.

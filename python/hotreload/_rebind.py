@@ -121,10 +121,21 @@ def _parse_imports(source: str, package: str) -> ImportTable:
         for part in names.split(","):
             words = part.split()
             if len(words) == 1:
-                pairs.add((words[0], words[0]))
+                pair = (words[0], words[0])
             elif len(words) == 3 and words[1] == "as":
-                pairs.add((words[0], words[2]))
+                pair = (words[0], words[2])
+            else:
+                continue
+            if not _rebound_later(source, pair[1], match.end()):
+                pairs.add(pair)
     return table
+
+
+def _rebound_later(source: str, name: str, after: int) -> bool:
+    """True if a top-level statement after the import assigns ``name`` itself
+    (``LIMIT = 10  # local override``): the module's own value, not a copy."""
+    pattern = re.compile(r"^" + re.escape(name) + r"\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+    return pattern.search(source, after) is not None
 
 
 def _resolve(name: str, package: str) -> str:

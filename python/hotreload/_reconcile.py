@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Container, Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Container, Dict, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
@@ -116,7 +116,7 @@ class Reconciler:
         """``lru_cache``/``cache``: updates the wrapped function in place, clears the cache."""
         self.update_function(old.__wrapped__, new.__wrapped__, label)
         self.fold(old, new)
-        old.cache_clear()
+        self.tx.on_commit(old.cache_clear)
         return old
 
     def remap_closure(self, func: types.FunctionType) -> None:
@@ -129,11 +129,7 @@ class Reconciler:
         if id(func) in self._remapped:
             return
         self._remapped.add(id(func))
-        for cell in func.__closure__ or ():
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
+        for cell, value in filled_cells(func):
             kept = self.replaced.get(id(value))
             if kept is not None and kept is not value:
                 self._set_cell(cell, kept, value)
@@ -187,7 +183,7 @@ class Reconciler:
 
     def counterpart_of(self, new: Any) -> Optional[Any]:
         """The old object ``new`` should be folded into, if the caller told (see reconcile_namespace)."""
-        return self.definitions.get(getattr(new, "__qualname__", None)) if self.definitions else None
+        return self.definitions.get(getattr(new, "__qualname__", "")) if self.definitions else None
 
     # -- any value ------------------------------------------------------------
 
@@ -261,12 +257,23 @@ class Reconciler:
             value.clear()
             value.update(items)
         elif type(value) is tuple:
-            items = tuple(self.remap_container(item, created, depth + 1) for item in value)
-            if any(a is not b for a, b in zip(items, value)):
-                return items
+            remapped = tuple(self.remap_container(item, created, depth + 1) for item in value)
+            if any(a is not b for a, b in zip(remapped, value)):
+                return remapped
         elif is_function(value):
             self.remap_closure(value)
         return value
+
+
+def filled_cells(func: types.FunctionType) -> List[Tuple[Any, Any]]:
+    """``(cell, value)`` for each closure cell of ``func`` that holds a value (empty ones left out)."""
+    found = []
+    for cell in func.__closure__ or ():
+        try:
+            found.append((cell, cell.cell_contents))
+        except ValueError:
+            pass
+    return found
 
 
 def functions_in(value: Any) -> List[types.FunctionType]:
@@ -275,9 +282,9 @@ def functions_in(value: Any) -> List[types.FunctionType]:
         return [value]
     if isinstance(value, (classmethod, staticmethod)):
         inner = value.__func__
-        return [inner] if is_function(inner) else []
+        return [cast(types.FunctionType, inner)] if is_function(inner) else []
     if isinstance(value, property):
-        return [f for f in (value.fget, value.fset, value.fdel) if is_function(f)]
+        return [cast(types.FunctionType, f) for f in (value.fget, value.fset, value.fdel) if is_function(f)]
     if is_cache_wrapper(value):
         return [value.__wrapped__]
     return []

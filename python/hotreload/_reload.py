@@ -31,7 +31,7 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from hotreload import _hotreload, _sources
 from hotreload._errors import ReloadError
@@ -41,7 +41,7 @@ from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, ma
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._registries import repoint_registries
-from hotreload._reconcile import Reconciler, functions_in, is_class, is_function
+from hotreload._reconcile import Reconciler, filled_cells, functions_in, is_class
 from hotreload._report import ReloadReport
 from hotreload._transaction import Transaction
 
@@ -394,11 +394,7 @@ def _reachable_functions(values: Iterable[Any], namespace: Dict[str, Any]) -> Li
         for func in functions_in(value):
             if func.__globals__ is namespace:
                 found.append(func)
-                for cell in func.__closure__ or ():
-                    try:
-                        stack.append(cell.cell_contents)
-                    except ValueError:
-                        pass
+                stack.extend(value for _, value in filled_cells(func))
     return found
 
 

@@ -36,6 +36,7 @@ class Transaction:
         self._claimed: set[tuple[int, int]] = set()
         self._keep_alive: list[object] = []
         self.closed = False
+        self._on_commit: list[Callable[[], object]] = []
         # The reconciler working in this transaction, if any (see _reconcile.py).
         self.reconciler: Optional[Any] = None
 
@@ -44,6 +45,10 @@ class Transaction:
     def record(self, undo: Undo) -> None:
         """Remember ``undo``, to be called if the transaction is rolled back."""
         self._undo.append(undo)
+
+    def on_commit(self, action: Callable[[], object]) -> None:
+        """Run ``action`` once the transaction commits (never if it rolls back)."""
+        self._on_commit.append(action)
 
     def claim(self, old: object, new: object) -> bool:
         """True the first time the pair ``(old, new)`` is claimed: guards cycles."""
@@ -100,6 +105,7 @@ class Transaction:
     def rollback(self) -> None:
         """Undo every recorded change, newest first. Keeps going past failing undos."""
         undo, self._undo = list(self._undo), UndoLog(self)
+        self._on_commit = []
         for action in reversed(undo):
             try:
                 action()
@@ -110,7 +116,10 @@ class Transaction:
     def commit(self) -> None:
         """Keep every change; forget how to undo them."""
         self._undo = UndoLog(self)
+        actions, self._on_commit = self._on_commit, []
         self._finish()
+        for action in actions:
+            action()
 
     def _finish(self) -> None:
         self._claimed.clear()
