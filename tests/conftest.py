@@ -14,7 +14,6 @@ names.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import importlib.util

@@ -1181,3 +1181,49 @@ def test_registry_kept_across_reloads_never_holds_orphan_classes(modules):
     assert all(cls is Audio or cls is Video for cls in m.ORDER), m.ORDER
     assert isinstance(m.REGISTRY["Audio"](), Audio)
     assert m.REGISTRY["Video"]().play() == "v2"
+
+
+def test_runtime_checkable_protocol_follows_the_edit(modules):
+    m = modules.make(
+        """
+        from typing import Protocol, runtime_checkable
+
+        @runtime_checkable
+        class Closable(Protocol):
+            def close(self): ...
+
+        class File:
+            def close(self):
+                return "closed"
+        """
+    )
+    Closable, File = m.Closable, m.File
+    f = File()
+    assert isinstance(f, Closable)
+    modules.edit(
+        m,
+        """
+        from typing import Protocol, runtime_checkable
+
+        @runtime_checkable
+        class Closable(Protocol):
+            def close(self): ...
+            def flush(self): ...
+
+        class File:
+            def close(self):
+                return "closed"
+        """,
+    )
+    hotreload.reload(m)
+    assert m.Closable is Closable
+    assert not isinstance(f, Closable)
+
+    class Full:
+        def close(self):
+            pass
+
+        def flush(self):
+            pass
+
+    assert isinstance(Full(), Closable)

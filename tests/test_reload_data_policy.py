@@ -593,3 +593,15 @@ def test_failed_reload_does_not_become_the_reference_source(modules, broken):
     hotreload.reload(m)
     assert m.COUNT == 5  # textually unchanged since the last good load
     assert m.LIMIT == 3
+
+
+@KNOWN
+def test_known_source_changed_import_statement_takes_the_new_module(modules, load):
+    m = load(modules, "import json as serializer\nfrom os import sep as separator\n")
+    modules.edit(m, "import pickle as serializer\nfrom os import pathsep as separator\n")
+    hotreload.reload(m)
+    import os
+    import pickle
+
+    assert m.serializer is pickle
+    assert m.separator == os.pathsep

@@ -781,3 +781,52 @@ def test_running_call_in_another_thread_finishes_with_its_own_version(modules):
     e1, e2 = threading.Event(), threading.Event()
     e2.set()
     assert m.slow(e1, e2) == ("v2", "v2", "new")
+
+
+def test_singledispatch_function_dispatches_to_the_new_implementations(modules):
+    source = """
+        import functools
+
+        @functools.singledispatch
+        def describe(obj):
+            return "object-{v}"
+
+        @describe.register(int)
+        def _(obj):
+            return "int-{v}"
+
+        @describe.register(str)
+        def _(obj):
+            return "str-{v}"
+        """
+    m = modules.make(source.format(v="1"))
+    describe = m.describe
+    handlers = {"describe": m.describe}
+    assert describe(1) == "int-1"
+    modules.edit(m, source.format(v="2"))
+    hotreload.reload(m)
+    assert m.describe is describe
+    assert describe(1) == "int-2"
+    assert handlers["describe"]("s") == "str-2"
+    assert describe(1.5) == "object-2"
+
+
+def test_contextmanager_functions_run_the_new_generator(modules):
+    source = """
+        import contextlib
+
+        @contextlib.contextmanager
+        def session(log):
+            log.append("open-{v}")
+            yield "{v}"
+            log.append("close-{v}")
+        """
+    m = modules.make(source.format(v="1"))
+    session = m.session
+    modules.edit(m, source.format(v="2"))
+    hotreload.reload(m)
+    log = []
+    with session(log) as value:
+        assert value == "2"
+    assert log == ["open-2", "close-2"]
+    assert m.session is session

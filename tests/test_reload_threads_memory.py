@@ -269,23 +269,23 @@ def test_hundred_reloads_of_fifty_functions_do_not_grow_memory(modules):
     assert m.func_3(1) == 1 + 3 + 3
 
 
-def test_reloaded_module_objects_are_not_kept_alive(modules):
-    import weakref
-
+def test_objects_made_by_a_reload_are_not_kept_alive(modules):
+    """The functions and classes each reload creates are folded into the kept ones
+    and then released: only the kept objects remain."""
     m = modules.make(FIFTY.format(tag="a"))
-    modules.edit(m, FIFTY.format(tag="b"))
-    hotreload.reload(m)
-    # functions created by a later reload are discarded once folded into the kept ones
-    created = []
-    original_function_type_count = len(_module_functions(m.__name__))
-    for tag in ("c", "d", "e"):
+    Holder = m.Holder
+    for tag in ("b", "c", "d", "e"):
         modules.edit(m, FIFTY.format(tag=tag))
         hotreload.reload(m)
     gc.collect()
-    assert len(_module_functions(m.__name__)) <= original_function_type_count + 5
-    ref = weakref.ref(m.Holder)
-    assert ref() is m.Holder
-    del created
+    holders = [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, type) and obj.__module__ == m.__name__ and obj.__qualname__ == "Holder"
+    ]
+    assert holders == [Holder]
+    assert len(_module_functions(m.__name__)) == 51  # 50 functions and Holder.method
+    assert m.Holder().method() == "e"
 
 
 def test_one_line_edit_in_a_large_module_reloads_quickly(modules):
@@ -314,3 +314,35 @@ def test_one_line_edit_in_a_large_module_reloads_quickly(modules):
     assert m.edited() == 1 and m.f_500 is f_500
     assert elapsed < max(1.0, 20 * baseline), f"reload took {elapsed:.3f}s (compile+exec: {baseline:.3f}s)"
     assert report.duration <= elapsed + 0.01
+
+
+def test_hundred_failed_reloads_do_not_grow_memory(modules):
+    good = FIFTY.format(tag="a")
+    bad_runtime = FIFTY.format(tag="b") + "\nraise RuntimeError('broken edit')\n"
+    bad_reconcile = FIFTY.format(tag="c").replace("class Holder:", "class Holder:\n    __slots__ = ('x',)")
+    m = modules.make(good)
+    functions = [getattr(m, f"func_{i}") for i in range(50)]
+    bad = [bad_runtime, bad_reconcile]
+    for i in range(10):
+        modules.edit(m, bad[i % 2])
+        with pytest.raises(hotreload.ReloadError):
+            hotreload.reload(m)
+    gc.collect()
+    baseline_functions = len(_module_functions(m.__name__))
+    tracemalloc.start()
+    try:
+        gc.collect()
+        start, _ = tracemalloc.get_traced_memory()
+        for i in range(100):
+            modules.edit(m, bad[i % 2])
+            with pytest.raises(hotreload.ReloadError):
+                hotreload.reload(m)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    growth = end - start
+    assert growth < 512 * 1024, f"memory grew by {growth} bytes over 100 failed reloads"
+    assert len(_module_functions(m.__name__)) <= baseline_functions + 5
+    assert all(getattr(m, f"func_{i}") is functions[i] for i in range(50))
+    assert m.Holder().method() == "a"

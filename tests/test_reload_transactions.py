@@ -440,3 +440,54 @@ def test_failed_reload_does_not_clear_memoized_singletons(modules):
         hotreload.reload(m)
     assert m.connection() is conn
     assert m.Handler().handle() == 1
+
+
+def test_rollback_restores_effects_on_subclasses_in_other_modules(modules):
+    """The edit adds an abstract method to an ABC (changing a subclass's
+    ``__abstractmethods__`` in another module) and then fails on a later class."""
+    base = modules.make(
+        """
+        import abc
+        class Plugin(abc.ABC):
+            @abc.abstractmethod
+            def run(self): ...
+            def describe(self):
+                return "plugin-1"
+        class Later:
+            pass
+        """,
+        hint="base",
+    )
+    other = modules.make(
+        f"""
+        from {base.__name__} import Plugin
+        class Impl(Plugin):
+            def run(self):
+                return "run"
+        """,
+        hint="other",
+    )
+    snap, other_snap = modules.snapshot(base), modules.snapshot(other)
+    modules.edit(
+        base,
+        """
+        import abc
+        class Plugin(abc.ABC):
+            @abc.abstractmethod
+            def run(self): ...
+            @abc.abstractmethod
+            def stop(self): ...
+            def describe(self):
+                return "plugin-2"
+        class Later:
+            __slots__ = ("x",)
+        """,
+    )
+    with pytest.raises(ReloadError) as info:
+        hotreload.reload(base)
+    assert "Later" in str(info.value)
+    snap.assert_unchanged()
+    other_snap.assert_unchanged()
+    assert other.Impl.__abstractmethods__ == frozenset()
+    assert other.Impl().run() == "run"
+    assert other.Impl().describe() == "plugin-1"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import enum
 import sys
 import textwrap
 import types

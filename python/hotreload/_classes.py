@@ -231,13 +231,17 @@ def _type_rule(new: type) -> DataPolicy:
 
 
 def _recompute_abstract_methods(reconciler: Reconciler, cls: type) -> None:
-    """ABCs: ``__abstractmethods__`` of the class and its subclasses follow the new methods."""
+    """ABCs: ``__abstractmethods__`` of the class and its subclasses follow the new methods,
+    and the remembered ``isinstance`` answers (a protocol that gained a method) are forgotten."""
     if not isinstance(cls, abc.ABCMeta):
         return
     for klass in _self_and_subclasses(cls):
         abstract = _abstract_names(klass)
         if abstract != getattr(klass, "__abstractmethods__", frozenset()):
             reconciler.tx.setattr(klass, "__abstractmethods__", abstract)
+        clear = getattr(klass, "_abc_caches_clear", None)
+        if clear is not None:
+            reconciler.tx.on_commit(clear)
 
 
 def _abstract_names(cls: type) -> frozenset:

@@ -3,8 +3,9 @@
 A "game server" loop runs in a background thread, ticking a world whose state
 lives in a module. While it runs, the demo
 
-1. edits the module's file (new scoring rule, new method) and reloads it: the
-   loop picks up the new code on its next tick, the world's state intact;
+1. saves an edit of the module's file (new scoring rule, new description): the
+   watcher reloads it and the loop runs the new code on its next tick, the
+   world's state intact;
 2. saves a broken edit: the reload is refused, nothing changes, the loop keeps
    running the last good code;
 3. applies a hotfix script with ``apply_hotfix``: a handler captured before the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import queue
 import sys
 import tempfile
 import textwrap
@@ -104,28 +106,31 @@ def _demo(path: str) -> int:
     describe = ada.describe  # a bound method captured before any edit
     stop = threading.Event()
     seen: List[str] = []
+    outcome: "queue.Queue[str]" = queue.Queue()
     loop = threading.Thread(target=_run_loop, args=(game, describe, stop, seen), daemon=True)
-    _say("hotreload demo: a game loop ticks in a background thread.")
+    _say("hotreload demo: a game loop ticks in a background thread; a watcher watches its source.")
     loop.start()
+    watcher = hotreload.watch(
+        [os.path.dirname(path)],
+        on_reload=lambda report: outcome.put(f"reloaded on save: {report}"),
+        on_error=lambda error: outcome.put(f"refused, nothing changed: {error}"),
+    )
     try:
         _show(seen, "running v1")
-        _say("1. editing demo_game.py: ten points a tick, a new description; reloading in place ...")
+        _say("1. saving an edit of demo_game.py: ten points a tick, a new description ...")
         _write(path, GAME_V2)
-        report = hotreload.reload(game)
-        _say(f"   {report}")
+        _say(f"   {outcome.get(timeout=10)}")
         _show(seen, "running v2")
         _say(f"   same objects: Player class kept: {type(ada) is game.Player}, state kept: tick {game.WORLD['tick']}")
         _say("2. saving a broken edit (syntax error) ...")
         _write(path, BROKEN)
-        try:
-            hotreload.reload(game)
-        except hotreload.ReloadError as error:
-            _say(f"   refused, nothing changed: {error}")
+        _say(f"   {outcome.get(timeout=10)}")
         _show(seen, "still v2")
         _say("3. applying a hotfix script to the running process ...")
         _say(f"   {hotreload.apply_hotfix(HOTFIX)}")
         _show(seen, "hotfixed")
     finally:
+        watcher.stop()
         stop.set()
         loop.join()
     _say("done: the loop never stopped, and its state carried through every change.")

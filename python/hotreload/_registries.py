@@ -40,6 +40,8 @@ def repoint_registries(
 
 def _registries(module: types.ModuleType, namespace: Dict[str, Any], replaced: Dict[int, Any]) -> Iterator[Any]:
     yield sys.modules  # a module body may register an object of its own there (typing.io)
+    # The module's own live registries (kept by the data policy) were filled too.
+    yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
     for related in _related_modules(module, namespace, replaced):
         for value in list(vars(related).values()):
             if type(value) in (dict, list, set):
