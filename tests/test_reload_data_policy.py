@@ -605,3 +605,32 @@ def test_known_source_changed_import_statement_takes_the_new_module(modules, loa
 
     assert m.serializer is pickle
     assert m.separator == os.pathsep
+
+
+@BOTH
+def test_names_set_at_runtime_are_not_removed(modules, load):
+    """Only names the source no longer defines are removed; attributes the program
+    set on the module at runtime (never defined by its source) stay."""
+    m = load(modules, "def f():\n    return 1\nREMOVED = 1\n")
+    m.runtime_attr = {"user": "ann"}
+    attr = m.runtime_attr
+    modules.edit(m, "def f():\n    return 2\n")
+    hotreload.reload(m)
+    assert m.runtime_attr is attr
+    assert not hasattr(m, "REMOVED")
+    assert m.f() == 2
+
+
+@BOTH
+def test_keep_list_protects_a_name_the_new_source_no_longer_assigns(modules, load):
+    m = load(
+        modules,
+        """
+        __hotreload_keep__ = ["CONNECTION"]
+        CONNECTION = object()
+        """,
+    )
+    conn = m.CONNECTION
+    modules.edit(m, '__hotreload_keep__ = ["CONNECTION"]\n')
+    hotreload.reload(m)
+    assert m.CONNECTION is conn

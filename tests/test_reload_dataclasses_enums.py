@@ -237,32 +237,39 @@ def test_dataclass_subclass_in_another_module(modules):
     assert isinstance(child, m.Base)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="@dataclass(slots=True) exists from 3.10")
+# A slotted dataclass: `slots=True` from 3.10, an explicit `__slots__` before.
+if sys.version_info >= (3, 10):
+    SLOTTED = "@dataclass(slots=True)\n        class Vec:"
+    SLOTTED_XY = SLOTTED
+else:
+    SLOTTED = "@dataclass\n        class Vec:\n            __slots__ = ('x',)"
+    SLOTTED_XY = "@dataclass\n        class Vec:\n            __slots__ = ('x', 'y')"
+
+
 def test_slots_dataclass_method_update_and_field_change_refused(modules):
     source = """
         from dataclasses import dataclass
-        @dataclass(slots=True)
-        class Vec:
+        {slotted}
             x: int
             def double(self):
                 return {body}
         """
-    m = modules.make(source.format(body="self.x * 2"))
+    m = modules.make(source.format(slotted=SLOTTED, body="self.x * 2"))
     Vec = m.Vec
     live = Vec(4)
-    modules.edit(m, source.format(body="self.x * 20"))
+    assert not hasattr(live, "__dict__")
+    modules.edit(m, source.format(slotted=SLOTTED, body="self.x * 20"))
     hotreload.reload(m)
     assert m.Vec is Vec and live.double() == 80
 
     snap = modules.snapshot(m)
     modules.edit(
         m,
-        """
+        f"""
         from dataclasses import dataclass
-        @dataclass(slots=True)
-        class Vec:
+        {SLOTTED_XY}
             x: int
-            y: int = 0
+            y: int
             def double(self):
                 return 0
         """,

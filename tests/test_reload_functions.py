@@ -830,3 +830,15 @@ def test_contextmanager_functions_run_the_new_generator(modules):
         assert value == "2"
     assert log == ["open-2", "close-2"]
     assert m.session is session
+
+
+def test_source_encoding_declaration_is_honoured(modules):
+    m = modules.make("def word():\n    return 'plain'\n")
+    word = m.word
+    path = modules.path_of(m)
+    path.write_bytes("# -*- coding: latin-1 -*-\ndef word():\n    return 'café'\n".encode("latin-1"))
+    hotreload.reload(m)
+    assert m.word is word and word() == "café"
+    path.write_bytes(b"\xef\xbb\xbf" + "def word():\n    return 'naïve'\n".encode("utf-8"))  # UTF-8 with BOM
+    hotreload.reload(m)
+    assert word() == "naïve"

@@ -451,9 +451,12 @@ def test_lru_cache_method_wrapper_updated_and_cleared():
     assert obj.value(2) == 20
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="@dataclass(slots=True) exists from 3.10")
 def test_slots_dataclass_method_only_change():
-    src = "from dataclasses import dataclass\n@dataclass(slots=True)\nclass S:\n    a: int\n    def f(self):\n        return {}\n"
+    if sys.version_info >= (3, 10):
+        slotted = "@dataclass(slots=True)\nclass S:\n"
+    else:  # `slots=True` arrived in 3.10; an explicit `__slots__` is the same layout
+        slotted = "@dataclass\nclass S:\n    __slots__ = ('a',)\n"
+    src = "from dataclasses import dataclass\n" + slotted + "    a: int\n    def f(self):\n        return {}\n"
     old = define(src.format("self.a"))["S"]
     new = define(src.format("self.a + 1"))["S"]
     s = old(1)
