@@ -5,6 +5,7 @@
 
 mod bytecode;
 mod closure;
+mod compare;
 mod files;
 mod function;
 mod globals;
@@ -24,6 +25,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;
+    m.add_function(wrap_pyfunction!(compare::same_function, m)?)?;
     m.add_class::<watch::FileWatcher>()?;
     Ok(())
 }

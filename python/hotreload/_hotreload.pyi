@@ -58,3 +58,8 @@ class FileWatcher:
     def stopped(self) -> bool: ...
     @property
     def debounce(self) -> float: ...
+
+def same_function(old: Any, new: Any) -> bool:
+    """True if ``old`` and ``new`` are plain functions equal in everything ``update_function``
+    would change (code with its line numbers, globals, defaults, ...), with no closure and
+    no attributes: updating ``old`` would change nothing."""

@@ -40,11 +40,14 @@ def rebind_importers(
     if not changed:
         return []
     exported = _star_exports(module, live)
+    replaced_ids = {id(old) for old in changed.values()}
     rebound: List[str] = []
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
             continue
         namespace = other.__dict__
+        if not any(id(value) in replaced_ids for value in list(namespace.values())):
+            continue  # holds none of the replaced objects: nothing to read
         table = import_table(other)
         if table is None:
             # No source to read (a notebook, a REPL): the same name holding the
@@ -112,6 +115,7 @@ def forget(module: types.ModuleType) -> None:
 
 def _parse_imports(source: str, package: str) -> ImportTable:
     table: ImportTable = {}
+    assigned = _last_assignments(source)
     for match in _FROM_IMPORT.finditer(source):
         source_module = _resolve(match.group(1), package)
         if not source_module:
@@ -126,16 +130,19 @@ def _parse_imports(source: str, package: str) -> ImportTable:
                 pair = (words[0], words[2])
             else:
                 continue
-            if not _rebound_later(source, pair[1], match.end()):
+            # A top-level assignment after the import (``LIMIT = 10  # local
+            # override``) makes the name the module's own value, not a copy.
+            if assigned.get(pair[1], -1) < match.end():
                 pairs.add(pair)
     return table
 
 
-def _rebound_later(source: str, name: str, after: int) -> bool:
-    """True if a top-level statement after the import assigns ``name`` itself
-    (``LIMIT = 10  # local override``): the module's own value, not a copy."""
-    pattern = re.compile(r"^" + re.escape(name) + r"\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
-    return pattern.search(source, after) is not None
+_TOP_LEVEL_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+
+
+def _last_assignments(source: str) -> Dict[str, int]:
+    """Where each name is last assigned by a top-level ``NAME = ...`` statement."""
+    return {match.group(1): match.start() for match in _TOP_LEVEL_ASSIGNMENT.finditer(source)}
 
 
 def _resolve(name: str, package: str) -> str:

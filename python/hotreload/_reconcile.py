@@ -18,6 +18,7 @@ from hotreload._policy import DataPolicy
 from hotreload._transaction import Transaction
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
+_CONTAINERS = frozenset({list, dict, set, tuple, types.FunctionType})
 
 PolicyFor = Callable[[str], Optional[DataPolicy]]
 """Gives the data policy for a scope (a class qualname), or None for the type-based rule."""
@@ -101,6 +102,9 @@ class Reconciler:
     def update_function(self, old: types.FunctionType, new: types.FunctionType, label: str) -> types.FunctionType:
         """Updates ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
         if old is new or self.replaced.get(id(new)) is old:
+            return old
+        if _hotreload.same_function(old, new):
+            self.fold(old, new)  # re-executed unchanged, line numbers and all
             return old
         changed = function_changed(old, new)
         _hotreload.update_function_in(self._undo, old, new, self.replaced if new.__defaults__ or new.__kwdefaults__ else None)
@@ -244,7 +248,7 @@ class Reconciler:
         kept = self.replaced.get(id(value))
         if kept is not None:
             return kept
-        if depth > 8 or id(value) not in created:
+        if type(value) not in _CONTAINERS or depth > 8 or id(value) not in created:
             return value
         if type(value) is list:
             for i, item in enumerate(value):

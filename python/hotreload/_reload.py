@@ -51,6 +51,7 @@ logger = logging.getLogger("hotreload")
 _reload_lock = threading.RLock()
 
 _OPTIONS = frozenset({"keep", "refresh", "rebind"})
+_SUSPENDABLE = frozenset({types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType})
 
 
 def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport:
@@ -218,6 +219,8 @@ class _Reload:
             functions.extend(_reachable_functions(namespace.values(), namespace))
         _hotreload.rebind_globals(functions, namespace, self.module.__dict__)
         for obj in young:
+            if type(obj) not in _SUSPENDABLE:
+                continue
             frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
             if frame is not None and frame.f_globals is namespace:
                 # A suspended generator's frame borrows the scratch dict (3.11+).

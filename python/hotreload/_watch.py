@@ -86,7 +86,7 @@ class Watcher:
             self._native.stop()
             raise
         self._thread = threading.Thread(target=self._run, name="hotreload-watch", daemon=True)
-        _running.add(self)
+        _track(self)
         self._thread.start()
         logger.debug("watching %s", ", ".join(path for path, _ in self._scope.roots()) or "nothing")
 
@@ -432,4 +432,16 @@ def _stop_all() -> None:
         watcher.stop(timeout=1.0)
 
 
-atexit.register(_stop_all)
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _track(watcher: "Watcher") -> None:
+    """Remembers a running watcher; the first one registers the stop-at-exit hook
+    (so that ``import hotreload`` alone registers nothing)."""
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if not _exit_hook_registered:
+            atexit.register(_stop_all)
+            _exit_hook_registered = True
+        _running.add(watcher)
