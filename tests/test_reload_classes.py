@@ -1227,3 +1227,115 @@ def test_runtime_checkable_protocol_follows_the_edit(modules):
             pass
 
     assert isinstance(Full(), Closable)
+
+
+def test_new_intermediate_base_inserted(modules):
+    m = modules.make(
+        """
+        class A:
+            def who(self):
+                return "A"
+        class C(A):
+            pass
+        """
+    )
+    A, C = m.A, m.C
+    c = C()
+    modules.edit(
+        m,
+        """
+        class A:
+            def who(self):
+                return "A"
+        class B(A):
+            def who(self):
+                return "B/" + super().who()
+        class C(B):
+            pass
+        """,
+    )
+    hotreload.reload(m)
+    assert m.C is C and m.A is A
+    assert C.__bases__ == (m.B,) and m.B.__bases__ == (A,)
+    assert isinstance(c, m.B)
+    assert c.who() == "B/A"
+
+
+def test_mixin_removed_from_bases(modules):
+    m = modules.make(
+        """
+        class JsonMixin:
+            def to_json(self):
+                return "{}"
+        class Base:
+            def name(self):
+                return "base"
+        class Model(JsonMixin, Base):
+            pass
+        """
+    )
+    Model, JsonMixin = m.Model, m.JsonMixin
+    obj = Model()
+    assert obj.to_json() == "{}"
+    modules.edit(
+        m,
+        """
+        class JsonMixin:
+            def to_json(self):
+                return "{}"
+        class Base:
+            def name(self):
+                return "base2"
+        class Model(Base):
+            pass
+        """,
+    )
+    hotreload.reload(m)
+    assert Model.__bases__ == (m.Base,)
+    assert not isinstance(obj, JsonMixin)
+    assert not hasattr(obj, "to_json")
+    assert obj.name() == "base2"
+
+
+def test_exception_classes_keep_identity_for_except_clauses(modules):
+    errors = modules.make(
+        """
+        class AppError(Exception):
+            def __str__(self):
+                return "app error v1"
+        class NotFound(AppError):
+            pass
+        """,
+        hint="errors",
+    )
+    service = modules.make(
+        f"""
+        from {errors.__name__} import AppError, NotFound
+        def lookup():
+            raise NotFound()
+        def safe_lookup():
+            try:
+                lookup()
+            except AppError as error:
+                return str(error)
+        """,
+        hint="service",
+    )
+    AppError = errors.AppError
+    live = errors.NotFound()
+    modules.edit(
+        errors,
+        """
+        class AppError(Exception):
+            def __str__(self):
+                return "app error v2"
+        class NotFound(AppError):
+            code = 404
+        """,
+    )
+    hotreload.reload(errors)
+    assert str(live) == "app error v2"
+    assert service.safe_lookup() == "app error v2"
+    with pytest.raises(AppError):
+        service.lookup()
+    assert live.code == 404

@@ -221,3 +221,50 @@ def test_finder_is_public_and_pure_python():
     assert inspect.isclass(ReloadFinder)
     assert issubclass(ReloadFinder, importlib.abc.MetaPathFinder)
     assert inspect.getsourcefile(ReloadFinder).endswith(".py")
+
+
+def test_other_meta_path_finders_keep_working_after_install(modules):
+    """A custom finder (virtual modules, as plugin systems use) is still asked,
+    and reloading its modules is left to it."""
+    import importlib.machinery
+    import importlib.util
+
+    name = modules.unique("virtual")
+    loads = []
+
+    class VirtualLoader(importlib.abc.Loader):
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            loads.append(module.__name__)
+            module.VALUE = len(loads)
+
+    class VirtualFinder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname == name:
+                return importlib.util.spec_from_loader(fullname, VirtualLoader())
+            return None
+
+    finder = VirtualFinder()
+    sys.meta_path.append(finder)
+    try:
+        modules.install()
+        module = importlib.import_module(name)
+        assert module.VALUE == 1
+        assert importlib.reload(module) is module
+        assert module.VALUE == 2 and loads == [name, name]
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.pop(name, None)
+
+
+def test_importlib_reload_of_a_deleted_file_changes_nothing(modules):
+    modules.install()
+    m = modules.make("def f():\n    return 1\nX = [1]\n")
+    snap = modules.snapshot(m)
+    modules.remove(m)
+    with pytest.raises(ImportError):
+        importlib.reload(m)
+    snap.assert_unchanged()
+    assert sys.modules[m.__name__] is m and m.f() == 1

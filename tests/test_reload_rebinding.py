@@ -274,3 +274,35 @@ def test_importer_that_rebinds_the_name_to_its_own_identical_value_is_not_touche
     hotreload.reload(config)
     assert user.MODE == "slow"
     assert user.LIMIT == 10
+
+
+def test_alias_that_now_names_another_function_is_rebound_in_importers(modules):
+    """``f = foo`` becomes ``f = bar``: ``from config import f`` copies follow ``f``,
+    while ``foo`` itself is untouched."""
+    config = modules.make(
+        """
+        def foo():
+            return "foo"
+        def bar():
+            return "bar"
+        handler = foo
+        """,
+        hint="config",
+    )
+    user = modules.make(f"from {config.__name__} import handler, foo\n", hint="user")
+    foo, bar = config.foo, config.bar
+    modules.edit(
+        config,
+        """
+        def foo():
+            return "foo"
+        def bar():
+            return "bar"
+        handler = bar
+        """,
+    )
+    report = hotreload.reload(config)
+    assert config.handler is bar
+    assert user.handler is bar and user.handler() == "bar"
+    assert user.foo is foo and foo() == "foo"
+    assert any(entry.endswith(".handler") for entry in report.rebound), report.rebound

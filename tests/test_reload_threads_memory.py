@@ -346,3 +346,43 @@ def test_hundred_failed_reloads_do_not_grow_memory(modules):
     assert len(_module_functions(m.__name__)) <= baseline_functions + 5
     assert all(getattr(m, f"func_{i}") is functions[i] for i in range(50))
     assert m.Holder().method() == "a"
+
+
+def test_failed_reloads_are_never_visible_to_other_threads(modules, fast_switching):
+    """A reload that fails reconciling a class defined after ``f`` must not let another
+    thread run the new ``f`` even for a moment: as if reload had never been called."""
+    good = 'def f():\n    return "good"\n\nclass Late:\n    def m(self):\n        return 1\n'
+    bad = (
+        'def f():\n    return "FAILED-EDIT"\n\n'
+        "class Late:\n    __slots__ = ('x',)\n    def m(self):\n        return 2\n"
+    )
+    m = modules.make(good)
+    f = m.f
+    seen = set()
+    errors = []
+    stop = threading.Event()
+    started = threading.Event()
+
+    def caller():
+        try:
+            while not stop.is_set():
+                seen.add(f())
+                seen.add(m.Late().m())
+                started.set()
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+            started.set()
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    try:
+        assert started.wait(10)
+        modules.edit(m, bad)
+        for _ in range(300):
+            with pytest.raises(hotreload.ReloadError):
+                hotreload.reload(m)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not errors, errors
+    assert seen == {"good", 1}, seen

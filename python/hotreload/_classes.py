@@ -91,13 +91,29 @@ def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) 
         error.label = label  # type: ignore[attr-defined]
         raise error
 
-    if type(old) is not type(new) and reconciler.kept(type(new)) is not type(old):
-        refuse(f"its metaclass changed from {type(old).__qualname__} to {type(new).__qualname__}")
+    old_meta, new_meta = type(old), type(new)
+    same_meta = old_meta is new_meta or reconciler.kept(new_meta) is old_meta
+    # A metaclass of this module that the reload re-made is reconciled first (_reconcile_dependencies).
+    remade_meta = new_meta.__module__ == reconciler.module_name and new_meta.__qualname__ == old_meta.__qualname__
+    if not (same_meta or remade_meta):
+        refuse(f"its metaclass changed from {old_meta.__qualname__} to {new_meta.__qualname__}")
     if _slots(old) != _slots(new):
         refuse(f"its __slots__ changed from {_slots(old)} to {_slots(new)}")
     for attribute in ("__basicsize__", "__itemsize__", "__dictoffset__", "__weakrefoffset__"):
         if getattr(old, attribute) != getattr(new, attribute):
             refuse(f"its instance layout changed ({attribute})")
+
+
+def preflight_class(reconciler: Reconciler, old: type, new: type, label: str) -> None:
+    """Refuses, before anything at all is changed, a class change that cannot be applied
+    in place (nested classes included), so that a failing reload is never visible."""
+    _check_compatible(reconciler, old, new, label)
+    old_namespace = vars(old)
+    for name, value in vars(new).items():
+        previous = old_namespace.get(name)
+        if isinstance(value, type) and isinstance(previous, type) and previous is not value:
+            if value.__qualname__ == previous.__qualname__ == f"{new.__qualname__}.{name}":
+                preflight_class(reconciler, previous, value, f"{label}.{name}")
 
 
 def _slots(cls: type) -> Optional[tuple]:
@@ -160,9 +176,12 @@ def _reconcile_member(
     kept = _fold_member(reconciler, old_value, new_value, member_label)
     if kept is None:
         if old_value is not _MISSING and _is_data(old_value) and _is_data(new_value):
-            if not (name.startswith("__") or name in _GENERATED) and policy.keeps_live_value(name, old_value, new_value):
-                reconciler.fold_data(old_value, new_value)
-                return
+            if not (name.startswith("__") or name in _GENERATED):
+                if policy.keeps_live_value(name, old_value, new_value):
+                    reconciler.kept_data.append(member_label)
+                    reconciler.fold_data(old_value, new_value)
+                    return
+                reconciler.refreshed_data.append(member_label)
         kept = reconciler.remap_container(reconciler.adopt_new(new_value), reconciler.created)
     if kept is old_value:
         return

@@ -12,9 +12,10 @@ import dis
 import types
 from types import FunctionType
 from dataclasses import dataclass
-from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, cast
+from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
+from hotreload._classes import preflight_class
 from hotreload._decorators import Undecorated
 from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
@@ -115,6 +116,7 @@ def reconcile_namespace(
             continue
         after = _decide(reconciler, name, before, value, old_definitions, policy, report)
         _record(change, name, before, after)
+    _preflight(reconciler, definitions, old_definitions)
     for entry in undecorated:
         new_function = cast(FunctionType, entry.new_function)  # set by the run of the new source
         reconciler.update_function(entry.old_function, new_function, new_function.__qualname__)
@@ -144,6 +146,15 @@ def reconcile_namespace(
     change.removed = [name for name in change.removed if name not in policy.keep]
     report.removed.extend(change.removed)
     return change
+
+
+def _preflight(reconciler: Reconciler, definitions: List[Tuple[str, Any, Any]], old: Dict[str, Any]) -> None:
+    """Checks every class change before the first function is touched: another thread
+    must never run new code from a reload that is going to fail."""
+    for _, value, _ in definitions:
+        counterpart = old.get(value.__qualname__) if isinstance(value, type) else None
+        if isinstance(counterpart, type) and counterpart is not value:
+            preflight_class(reconciler, counterpart, value, value.__qualname__)
 
 
 def _target(value: Any) -> Any:

@@ -66,6 +66,9 @@ class Reconciler:
         self._new: List[Any] = []
         self.updated: List[str] = []
         self.added: List[str] = []
+        # Class-level data, by "Class.name" (module-level data is decided in _namespace).
+        self.kept_data: List[str] = []
+        self.refreshed_data: List[str] = []
         self.warnings: List[str] = []
         self._remapped: Set[int] = set()
         # Old definitions of the module by qualified name, and the ids of the

@@ -274,6 +274,8 @@ class _Reload:
                     repoint_registries(tx, self.module, live, reconciler.replaced)
                 self.report.updated.extend(reconciler.updated)
                 self.report.added.extend(reconciler.added)
+                self.report.kept.extend(reconciler.kept_data)
+                self.report.refreshed.extend(reconciler.refreshed_data)
                 self.report.warnings.extend(reconciler.warnings)
         except ReloadError as error:
             if error.path is None:
