@@ -28,34 +28,8 @@ import timeit
 from typing import Callable, List
 
 import hotreload
+from _generated import generate_module
 
-N_FUNCTIONS = 2000
-N_CLASSES = 200
-
-
-def generate_module(version: int) -> str:
-    lines = ["import functools", "", f"VERSION = {version}", "TABLE = {}", ""]
-    for i in range(N_FUNCTIONS):
-        # The edit: function 0 changes its body between the two versions.
-        body = f"return x + {i} + VERSION" if i else f"return x * {version}"
-        lines += [f"def func_{i}(x, y=1):", f"    {body}", ""]
-    for i in range(N_CLASSES):
-        lines += [
-            f"class Class_{i}:",
-            f"    LIMIT = {i}",
-            "    def __init__(self, value):",
-            "        self.value = value",
-            "    def get(self):",
-            "        return self.value + self.LIMIT",
-            "    @property",
-            "    def double(self):",
-            "        return self.value * 2",
-            "    @classmethod",
-            "    def make(cls):",
-            "        return cls(1)",
-            "",
-        ]
-    return "\n".join(lines)
 
 
 def write(path: str, text: str) -> None:
@@ -96,7 +70,7 @@ def bench_reload(directory: str, rounds: int) -> None:
     gc.collect()
 
     fresh_namespace: dict = {}
-    exec(compile("def fresh(x, y=1):\n    return x * 2\n", "<fresh>", "exec"), fresh_namespace)
+    exec(compile("def fresh(x=1, y=1):\n    return x * 2\n", "<fresh>", "exec"), fresh_namespace)
     fresh = fresh_namespace["fresh"]
     reloaded = module.func_0
     write(path, versions[1])

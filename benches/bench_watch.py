@@ -27,25 +27,7 @@ from typing import List, Tuple
 
 import hotreload
 from hotreload._watch import DEFAULT_DEBOUNCE
-
-N_CLASSES = 200
-
-
-def generate_module(version: int, functions: int) -> str:
-    lines = [f"VERSION = {version}", ""]
-    for i in range(functions):
-        # The edit: function 0 returns the version; the others never change.
-        body = f"return {version}" if i == 0 else f"return x + {i}"
-        lines += [f"def func_{i}(x=0):", f"    {body}", ""]
-    for i in range(N_CLASSES):
-        lines += [
-            f"class Class_{i}:",
-            f"    LIMIT = {i}",
-            "    def get(self):",
-            "        return self.LIMIT",
-            "",
-        ]
-    return "\n".join(lines)
+from _generated import generate_module
 
 
 def save(path: str, text: str) -> None:
