@@ -2,7 +2,7 @@
 
     python benches/bench_watch.py [--edits N] [--debounce SECONDS] [--functions N]
 
-A generated module of 2 000 functions (and 200 classes) is imported and
+A generated module of 2 000 functions (the size the goal names) is imported and
 watched; each edit saves it the way editors do (write a temporary file, rename
 it over) with one function changed, and the program, which holds a reference
 to that function, polls it until it returns the new value. The time from the
@@ -46,7 +46,7 @@ def measure(edits: int, debounce: float, functions: int) -> Tuple[List[float], L
     """Per edit: save-to-new-code latency, save-to-reload-start, reload duration (seconds)."""
     with tempfile.TemporaryDirectory(prefix="hotreload-bench-") as directory:
         path = os.path.join(directory, "bench_watch_target.py")
-        save(path, generate_module(0, functions))
+        save(path, generate_module(0, functions, classes=0))
         sys.path.insert(0, directory)
         import bench_watch_target as target  # noqa: E402 - generated above
 
@@ -63,7 +63,7 @@ def measure(edits: int, debounce: float, functions: int) -> Tuple[List[float], L
         with hotreload.watch(directory, on_reload=on_reload, on_error=print, debounce=debounce):
             for version in range(1, edits + 1):
                 reloaded.clear()
-                text = generate_module(version, functions)
+                text = generate_module(version, functions, classes=0)
                 started = time.perf_counter()
                 save(path, text)
                 deadline = started + 5.0

@@ -114,7 +114,7 @@ def reconcile_namespace(
         if _is_definition(value, module_name):
             definitions.append((name, value, before))
             continue
-        after = _decide(reconciler, name, before, value, old_definitions, policy, report)
+        after = _decide_data(reconciler, name, before, value, policy, report)
         _record(change, name, before, after)
     _preflight(reconciler, definitions, old_definitions)
     for entry in undecorated:
@@ -196,12 +196,11 @@ def _was_defined(
     return not isinstance(value, types.ModuleType)
 
 
-def _decide(
+def _decide_data(
     reconciler: Reconciler,
     name: str,
     before: Any,
     value: Any,
-    old_definitions: Dict[str, Any],
     policy: DataPolicy,
     report: ReloadReport,
 ) -> Any:

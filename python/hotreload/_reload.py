@@ -30,10 +30,9 @@ import sys
 import threading
 import time
 import types
-import weakref
-from typing import Any, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Tuple, Union
 
-from hotreload import _hotreload, _sources
+from hotreload import _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
@@ -41,7 +40,8 @@ from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, ma
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._registries import repoint_registries
-from hotreload._reconcile import Reconciler, filled_cells, functions_in, is_class
+from hotreload._scratch import Created, ScratchRunError, run_in_scratch
+from hotreload._reconcile import Reconciler, is_class
 from hotreload._report import ReloadReport
 from hotreload._transaction import Transaction
 
@@ -51,7 +51,6 @@ logger = logging.getLogger("hotreload")
 _reload_lock = threading.RLock()
 
 _OPTIONS = frozenset({"keep", "refresh", "rebind"})
-_SUSPENDABLE = frozenset({types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType})
 
 
 def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport:
@@ -151,7 +150,7 @@ class _Reload:
 
     def _execute_unknown_source(
         self, data: Union[bytes, str], lines: List[str], plan: Dict[str, Undecorated]
-    ) -> Tuple[types.CodeType, Dict[str, Any], "_Created", Dict[str, Undecorated]]:
+    ) -> Tuple[types.CodeType, Dict[str, Any], Created, Dict[str, Undecorated]]:
         """Without the previous source, decorators are re-run as written (their
         arguments may have been edited); only if that fails (a registry refusing
         a second registration) is the run repeated with them left out."""
@@ -174,36 +173,16 @@ class _Reload:
 
     # -- 2. and 3. execute in a scratch namespace -------------------------------
 
-    def _execute(self, code: types.CodeType, adopter: Optional[Adopter]) -> Tuple[Dict[str, Any], "_Created"]:
-        """Runs ``code`` in a copy of the module's dict; returns it and the ids of objects it made."""
-        namespace = dict(self.module.__dict__)
-        self.names_before_run = frozenset(namespace)
-        if adopter is not None:
-            namespace[ADOPT] = adopter
-        young_before = {id(obj) for obj in gc.get_objects(0)}
-        collections: List[object] = []
-
-        def on_collection(phase: str, info: Dict[str, Any]) -> None:
-            collections.append(phase)
-
-        # The collector is paused (see _collector_paused), so everything the run
-        # allocates stays in the youngest generation: that is how the functions
-        # it made are found without scanning the heap. A module body that
-        # collects by itself is noticed, and then its definitions are walked.
-        gc.callbacks.append(on_collection)
+    def _execute(self, code: types.CodeType, adopter: Optional[Adopter]) -> Tuple[Dict[str, Any], Created]:
+        """Runs ``code`` in a copy of the module's dict (see _scratch.py)."""
+        self.names_before_run = frozenset(self.module.__dict__)
+        extra = {ADOPT: adopter} if adopter is not None else {}
         try:
-            exec(code, namespace)
-        except Exception as error:
-            raise self._execution_error(error) from error
-        finally:
-            young = gc.get_objects(0)
-            gc.callbacks.remove(on_collection)
-            namespace.pop(ADOPT, None)
-        self._move_to_module_globals(namespace, young, walk=bool(collections))
-        return namespace, _Created(young, young_before)
+            return run_in_scratch(code, self.module, extra)
+        except ScratchRunError as failure:
+            raise self._execution_error(failure.error, failure.lineno) from failure.error
 
-    def _execution_error(self, error: Exception) -> ReloadError:
-        lineno = _line_in_file(error.__traceback__, self.path)
+    def _execution_error(self, error: BaseException, lineno: Optional[int]) -> ReloadError:
         return ReloadError(
             f"cannot reload module {self.name}: {type(error).__name__}: {error} "
             f"(while executing {self.path}, line {lineno})",
@@ -212,26 +191,12 @@ class _Reload:
             lineno=lineno,
         )
 
-    def _move_to_module_globals(self, namespace: Dict[str, Any], young: List[Any], walk: bool) -> None:
-        """Points every function the run made at the module's dict instead of the scratch one."""
-        functions = [obj for obj in young if type(obj) is types.FunctionType and obj.__globals__ is namespace]
-        if walk:
-            functions.extend(_reachable_functions(namespace.values(), namespace))
-        _hotreload.rebind_globals(functions, namespace, self.module.__dict__)
-        for obj in young:
-            if type(obj) not in _SUSPENDABLE:
-                continue
-            frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
-            if frame is not None and frame.f_globals is namespace:
-                # A suspended generator's frame borrows the scratch dict (3.11+).
-                weakref.finalize(obj, _keep_alive, namespace)
-
     # -- 4. reconcile -------------------------------------------------------------
 
     def _reconcile(
         self,
         namespace: Dict[str, Any],
-        created: "_Created",
+        created: Created,
         code: types.CodeType,
         text: str,
         maps: Optional[Tuple[SourceMap, SourceMap]],
@@ -321,21 +286,6 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", text) is not None
 
 
-class _Created:
-    """Ids of the objects a run of the new source allocated (a set, built on first use)."""
-
-    def __init__(self, young: List[Any], before: Set[int]) -> None:
-        self._young: Optional[List[Any]] = young
-        self._before = before
-        self._ids: Set[int] = set()
-
-    def __contains__(self, object_id: object) -> bool:
-        if self._young is not None:
-            self._ids = {id(obj) for obj in self._young} - self._before
-            self._young = None
-        return object_id in self._ids
-
-
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pauses the cyclic garbage collector for the duration of a reload.
@@ -370,39 +320,6 @@ def source_path(module: types.ModuleType) -> str:
     return path
 
 
-def _line_in_file(traceback: Optional[types.TracebackType], path: str) -> Optional[int]:
-    """The line of the deepest traceback entry in ``path`` (the module's own file)."""
-    line = None
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == path:
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
-
-
-def _reachable_functions(values: Iterable[Any], namespace: Dict[str, Any]) -> List[types.FunctionType]:
-    """Functions reachable from the new definitions (methods, closures) that use ``namespace``.
-
-    Used instead of the young-generation scan when the module body ran the
-    collector itself (which moves objects out of the young generation).
-    """
-    found: List[types.FunctionType] = []
-    seen: Set[int] = set()
-    stack = list(values)
-    while stack:
-        value = stack.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if is_class(value) and getattr(value, "__module__", None) == namespace.get("__name__"):
-            stack.extend(vars(value).values())
-        for func in functions_in(value):
-            if func.__globals__ is namespace:
-                found.append(func)
-                stack.extend(value for _, value in filled_cells(func))
-    return found
-
-
 def _class_lists(namespace: Dict[str, Any], scope: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:
     """``__hotreload_keep__`` and ``__hotreload_refresh__`` of the class at ``scope``."""
     cls: Any = None
@@ -413,8 +330,4 @@ def _class_lists(namespace: Dict[str, Any], scope: str) -> Tuple[FrozenSet[str],
     attributes = dict(vars(cls))
     return name_list(attributes, KEEP_LIST), name_list(attributes, REFRESH_LIST)
 
-
-def _keep_alive(namespace: Dict[str, Any]) -> None:
-    """Holds nothing; the finalizer's reference to ``namespace`` is the point."""
-    del namespace
 
