@@ -115,6 +115,7 @@ struct CodeHead {
 /// `code` is null or a live code object, and the GIL is held.
 #[cfg(all(Py_3_12, not(Py_3_14)))]
 unsafe fn code_version(code: *mut pyo3::ffi::PyObject) -> u32 {
+    // SAFETY: `code` is non-null here and live (caller); the check reads its type only.
     if code.is_null() || unsafe { pyo3::ffi::PyCode_Check(code) } == 0 {
         return 0;
     }
