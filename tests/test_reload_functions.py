@@ -842,3 +842,79 @@ def test_source_encoding_declaration_is_honoured(modules):
     path.write_bytes(b"\xef\xbb\xbf" + "def word():\n    return 'naïve'\n".encode("utf-8"))  # UTF-8 with BOM
     hotreload.reload(m)
     assert word() == "naïve"
+
+
+def test_function_with_identical_body_but_moved_reports_new_line_numbers(modules):
+    """Tracebacks, ``inspect`` and debuggers must point at the edited file's lines."""
+    import traceback
+
+    m = modules.make(
+        """
+        def fail():
+            raise ValueError("boom")
+        """
+    )
+    fail = m.fail
+    modules.edit(
+        m,
+        """
+        import os
+
+
+        def helper():
+            return os.sep
+
+
+        def fail():
+            raise ValueError("boom")
+        """,
+    )
+    hotreload.reload(m)
+    path = modules.path_of(m)
+    lines = path.read_text().splitlines()
+    expected = lines.index('    raise ValueError("boom")') + 1
+    try:
+        fail()
+    except ValueError as error:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+    assert frame.filename == str(path)
+    assert frame.lineno == expected
+    assert fail.__code__.co_firstlineno == expected - 1
+
+
+@pytest.mark.parametrize(
+    "before, after, call, expected",
+    [
+        ("LIMIT = 1\ndef f(x=LIMIT):\n    return x\n", "LIMIT = 2\ndef f(x=LIMIT):\n    return x\n", "f()", 2),
+        ("def f(*, k=1):\n    return k\n", "def f(*, k=5):\n    return k\n", "f()", 5),
+        (
+            "def f(x: int) -> int:\n    return 1\n",
+            "def f(x: str) -> str:\n    return 1\n",
+            "f.__annotations__['x'].__name__",
+            "str",
+        ),
+        (
+            "def make(v):\n    def g():\n        return v\n    return g\nf = make(1)\n",
+            "def make(v):\n    def g():\n        return v\n    return g\nf = make(2)\n",
+            "f()",
+            2,
+        ),
+        (
+            "def deco(tag):\n    def d(fn):\n        def w():\n            return (tag, fn())\n        return w\n    return d\n"
+            "@deco('a')\ndef f():\n    return 0\n",
+            "def deco(tag):\n    def d(fn):\n        def w():\n            return (tag, fn())\n        return w\n    return d\n"
+            "@deco('b')\ndef f():\n    return 0\n",
+            "f()",
+            ("b", 0),
+        ),
+    ],
+    ids=["default-from-global", "kwdefault", "annotations", "factory-closure", "decorator-argument"],
+)
+def test_same_code_with_different_defaults_annotations_or_closure_is_updated(modules, before, after, call, expected):
+    """The code object is identical; what the function runs with is not."""
+    m = modules.make(before)
+    f = m.f
+    modules.edit(m, after)
+    hotreload.reload(m)
+    assert eval(call, {"f": f}) == expected
+    assert eval(call, {"f": m.f}) == expected
