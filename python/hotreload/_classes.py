@@ -78,7 +78,7 @@ class _LazyPolicy:
     def keeps_live_value(self, name: str, live: object, new_value: object) -> bool:
         if self._policy is None:
             reconciler, old, new = self._args
-            self._policy = reconciler.policy_for(old.__qualname__) or _type_rule(new)
+            self._policy = _class_policy(reconciler, old, new)
         return self._policy.keeps_live_value(name, live, new_value)
 
 
@@ -238,14 +238,17 @@ def _is_data(value: Any) -> bool:
     return not (hasattr(kind, "__get__") and (hasattr(kind, "__set__") or hasattr(kind, "__set_name__")))
 
 
-def _type_rule(new: type) -> DataPolicy:
-    namespace = vars(new)
+def _class_policy(reconciler: Reconciler, old: type, new: type) -> DataPolicy:
+    """The data rules for a class body: its own keep/refresh lists, and the source-aware
+    rule where the module's previous source is known (else the type-based one)."""
+    namespace = dict(vars(new))
+    old_source, new_source = reconciler.source_maps or (None, None)
     return DataPolicy(
-        keep=name_list(dict(namespace), KEEP_LIST),
-        refresh=name_list(dict(namespace), REFRESH_LIST),
-        scope=new.__qualname__,
-        old_source=None,
-        new_source=None,
+        keep=name_list(namespace, KEEP_LIST),
+        refresh=name_list(namespace, REFRESH_LIST),
+        scope=old.__qualname__,
+        old_source=old_source,
+        new_source=new_source,
     )
 
 

@@ -55,16 +55,9 @@ def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, A
     index: Dict[str, Any] = {}
     ambiguous: Set[str] = set()
     for value in namespace.values():
-        kind = type(value)
-        if kind is FunctionType or isinstance(value, type):
-            target = value
-        elif is_cache_wrapper(value):
-            target = value.__wrapped__
-        else:
+        if not _is_definition(value, module_name):
             continue
-        if getattr(target, "__module__", None) != module_name:
-            continue
-        qualname = target.__qualname__
+        qualname = _target(value).__qualname__
         if index.get(qualname, value) is not value:
             ambiguous.add(qualname)
         index[qualname] = value
@@ -249,7 +242,7 @@ def _decide_definition(
 
 
 def _qualname(value: Any) -> Optional[str]:
-    target = value.__wrapped__ if is_cache_wrapper(value) else value
+    target = _target(value)
     return getattr(target, "__qualname__", None) if (is_function(target) or is_class(target)) else None
 
 
@@ -257,5 +250,5 @@ def _is_binding(value: Any) -> bool:
     """Modules and definitions imported from elsewhere: bindings the source states, not state."""
     if isinstance(value, types.ModuleType):
         return True
-    target = value.__wrapped__ if is_cache_wrapper(value) else value
+    target = _target(value)
     return is_function(target) or is_class(target)

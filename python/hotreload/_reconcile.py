@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Callable, Container, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Container, Dict, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
-from hotreload._policy import DataPolicy
+from hotreload._policy import SourceMap
 from hotreload._transaction import Transaction
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
 _CONTAINERS = frozenset({list, dict, set, tuple, types.FunctionType})
 
-PolicyFor = Callable[[str], Optional[DataPolicy]]
-"""Gives the data policy for a scope (a class qualname), or None for the type-based rule."""
+SourceMaps = Tuple[SourceMap, SourceMap]
+"""The previous and the new source of the module, cut into statements."""
 
 
 def is_function(value: object) -> bool:
@@ -56,10 +56,11 @@ def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
 class Reconciler:
     """Folds new objects into old ones within one transaction."""
 
-    def __init__(self, tx: Transaction, module_name: str, policy_for: PolicyFor) -> None:
+    def __init__(self, tx: Transaction, module_name: str, source_maps: Optional[SourceMaps] = None) -> None:
         self.tx = tx
         self.module_name = module_name
-        self.policy_for = policy_for
+        # None where the previous source is unknown: class data then follows the type-based rule.
+        self.source_maps = source_maps
         # id(new object) -> the old object it was folded into. The new objects
         # are kept alive by `_new` so their ids stay unique.
         self.replaced: Dict[int, Any] = {}
@@ -306,7 +307,7 @@ def _update_class_cell(old: type, new: type, journal: Any) -> None:
         update_class(old, new)
         return
     tx: Transaction = getattr(journal, "transaction", journal)
-    reconciler = getattr(tx, "reconciler", None) or Reconciler(tx, old.__module__, lambda scope: None)
+    reconciler = getattr(tx, "reconciler", None) or Reconciler(tx, old.__module__)
     reconciler.update_class(old, new, old.__qualname__)
 
 
@@ -323,7 +324,7 @@ def update_class(old: type, new: type) -> type:
         if not isinstance(value, type):
             raise TypeError(f"update_class() argument '{argument}' must be a class, not {type(value).__qualname__}")
     with Transaction() as tx:
-        Reconciler(tx, old.__module__, lambda scope: None).update_class(old, new, old.__qualname__)
+        Reconciler(tx, old.__module__).update_class(old, new, old.__qualname__)
     return old
 
 

@@ -30,7 +30,7 @@ def repoint_registries(
         return 0
     count = 0
     seen: Set[int] = set()
-    for container in _registries(module, namespace, replaced):
+    for container in _registries(module, namespace, _kept_bases(replaced)):
         if id(container) in seen:
             continue
         seen.add(id(container))
@@ -38,21 +38,29 @@ def repoint_registries(
     return count
 
 
-def _registries(module: types.ModuleType, namespace: Dict[str, Any], replaced: Dict[int, Any]) -> Iterator[Any]:
+def _kept_bases(replaced: Dict[int, Any]) -> List[type]:
+    """The bases (builtins left out) of the classes the reload kept, each once."""
+    bases: Dict[int, type] = {}
+    for kept in list(replaced.values()):
+        if isinstance(kept, type):
+            for base in kept.__mro__[1:]:
+                if base.__module__ != "builtins":
+                    bases[id(base)] = base
+    return list(bases.values())
+
+
+def _registries(module: types.ModuleType, namespace: Dict[str, Any], bases: List[type]) -> Iterator[Any]:
     yield sys.modules  # a module body may register an object of its own there (typing.io)
     # The module's own live registries (kept by the data policy) were filled too.
     yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
-    for related in _related_modules(module, namespace, replaced):
+    for related in _related_modules(module, namespace, bases):
         for value in list(vars(related).values()):
             if type(value) in (dict, list, set):
                 yield value
             elif isinstance(value, type) and value.__module__ == related.__name__:
                 yield from _class_registries(value)
-    for kept in list(replaced.values()):
-        if isinstance(kept, type):
-            for base in kept.__mro__[1:]:
-                if base.__module__ != "builtins":
-                    yield from _class_registries(base)
+    for base in bases:
+        yield from _class_registries(base)
 
 
 def _class_registries(cls: type) -> Iterator[Any]:
@@ -62,7 +70,7 @@ def _class_registries(cls: type) -> Iterator[Any]:
 
 
 def _related_modules(
-    module: types.ModuleType, namespace: Dict[str, Any], replaced: Dict[int, Any]
+    module: types.ModuleType, namespace: Dict[str, Any], bases: List[type]
 ) -> Iterator[types.ModuleType]:
     """Modules the reloaded one imports from, and those of its classes' bases; not the stdlib."""
     names: Set[str] = set()
@@ -73,9 +81,7 @@ def _related_modules(
             owner = getattr(value, "__module__", None) if callable(value) else None
             if isinstance(owner, str):
                 names.add(owner)
-    for kept in list(replaced.values()):
-        if isinstance(kept, type):
-            names.update(base.__module__ for base in kept.__mro__[1:])
+    names.update(base.__module__ for base in bases)
     names.discard(module.__name__)
     for name in names:
         related = sys.modules.get(name)

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
 from hotreload._errors import ReloadError
@@ -41,7 +41,7 @@ from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._registries import repoint_registries
 from hotreload._scratch import Created, ScratchRunError, run_in_scratch
-from hotreload._reconcile import Reconciler, is_class
+from hotreload._reconcile import Reconciler
 from hotreload._report import ReloadReport
 from hotreload._transaction import Transaction
 
@@ -207,16 +207,10 @@ class _Reload:
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
 
-        def policy_for(scope: str) -> Optional[DataPolicy]:
-            if old_map is None:
-                return None
-            cls_keep, cls_refresh = _class_lists(namespace, scope)
-            return DataPolicy(cls_keep, cls_refresh, scope, old_map, new_map)
-
         module_policy = DataPolicy(keep, refresh, "", old_map, new_map)
         try:
             with Transaction() as tx:
-                reconciler = Reconciler(tx, self.name, policy_for)
+                reconciler = Reconciler(tx, self.name, maps)
                 change = reconcile_namespace(
                     reconciler,
                     live,
@@ -318,16 +312,3 @@ def source_path(module: types.ModuleType) -> str:
     if not path or not path.endswith(".py"):
         raise ReloadError(f"module {name} has no Python source file to reload (found {path!r})", name=name, path=path)
     return path
-
-
-def _class_lists(namespace: Dict[str, Any], scope: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:
-    """``__hotreload_keep__`` and ``__hotreload_refresh__`` of the class at ``scope``."""
-    cls: Any = None
-    for part in scope.split("."):
-        cls = namespace.get(part) if cls is None else vars(cls).get(part)
-        if not is_class(cls):
-            return frozenset(), frozenset()
-    attributes = dict(vars(cls))
-    return name_list(attributes, KEEP_LIST), name_list(attributes, REFRESH_LIST)
-
-
