@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::function::{self, FunctionState, Plan};
+use crate::function::{self, is_function, FunctionState, Plan};
 
 /// The Python callable `(old_class, new_class, transaction_or_None)` that
 /// reconciles classes found in closure cells. Registered once by `hotreload`.
@@ -199,13 +199,8 @@ impl<'py> Updater<'py> {
     }
 }
 
-fn is_function(obj: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: `obj` is live; the check reads its type pointer only.
-    unsafe { ffi::PyFunction_Check(obj.as_ptr()) == 1 }
-}
-
 fn is_class(obj: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: as above.
+    // SAFETY: `obj` is live; the check reads its type pointer only.
     unsafe { ffi::PyType_Check(obj.as_ptr()) == 1 }
 }
 

@@ -7,7 +7,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::function::raw;
+use crate::function::{is_function, raw};
 
 /// Borrowed view of a possibly-null field.
 ///
@@ -38,11 +38,7 @@ fn empty_dict(dict: &Option<Bound<'_, PyAny>>) -> bool {
 /// closure and no attributes. `update_function(old, new)` would change nothing.
 #[pyfunction]
 pub fn same_function(old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
-    // SAFETY: live objects; the checks read their type pointers only.
-    let both_functions = unsafe {
-        ffi::PyFunction_Check(old.as_ptr()) == 1 && ffi::PyFunction_Check(new.as_ptr()) == 1
-    };
-    if !both_functions {
+    if !(is_function(old) && is_function(new)) {
         return Ok(false);
     }
     let py = old.py();

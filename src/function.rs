@@ -89,10 +89,15 @@ impl Drop for Fields {
     }
 }
 
+/// True if `obj` is a plain `types.FunctionType` (the only kind `raw` may be used on).
+pub(crate) fn is_function(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `obj` is a live object; PyFunction_Check only reads its type pointer.
+    unsafe { ffi::PyFunction_Check(obj.as_ptr()) == 1 }
+}
+
 /// Checks that `obj` is a `types.FunctionType`, naming the argument otherwise.
 pub(crate) fn expect_function(obj: &Bound<'_, PyAny>, argument: &str) -> PyResult<()> {
-    // SAFETY: `obj` is a live object; PyFunction_Check only reads its type pointer.
-    if unsafe { ffi::PyFunction_Check(obj.as_ptr()) } == 1 {
+    if is_function(obj) {
         return Ok(());
     }
     let type_name = obj

@@ -10,6 +10,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::function::{self, is_function};
+
 /// Points every function in `functions` whose `__globals__` is `scratch` at
 /// `globals` instead, and returns how many were moved. Builtins are unchanged:
 /// the scratch namespace was made from the module's dict and shares its
@@ -23,11 +25,10 @@ pub fn rebind_globals(
 ) -> PyResult<usize> {
     let mut moved = 0;
     for func in functions.iter() {
-        // SAFETY: `func` is a live object; the check reads its type pointer only.
-        if unsafe { ffi::PyFunction_Check(func.as_ptr()) } != 1 {
+        if !is_function(&func) {
             return Err(PyTypeError::new_err("rebind_globals() expects functions"));
         }
-        let raw = func.as_ptr().cast::<ffi::PyFunctionObject>();
+        let raw = function::raw(&func);
         // SAFETY: `func` is a live function object and the GIL is held. The slot
         // holds a strong reference to `scratch`, which is replaced by a new strong
         // reference to `globals`; the one to `scratch` is released last, and the
