@@ -10,6 +10,7 @@ instances) runs the new code, while the program's live state survives.
   transactionally; :func:`install` makes ``importlib.reload`` do the same.
 - :func:`replace_func` and :func:`apply_hotfix` patch a live process from a script.
 - :func:`watch` reloads modules as their files change.
+- ``%load_ext hotreload`` in IPython or Jupyter reloads changed modules before each cell.
 
 Errors a user can cause raise :class:`ReloadError` (or ``TypeError`` for bad
 arguments). Everything is logged under the logger ``hotreload``.
@@ -26,6 +27,21 @@ from hotreload._watch import Watcher, watch
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(shell: object) -> None:
+    """Called by IPython for ``%load_ext hotreload``: reload changed modules before each cell."""
+    from hotreload._notebook._ipython import load  # imports IPython: only when IPython asks
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: object) -> None:
+    """Called by IPython for ``%unload_ext hotreload``."""
+    from hotreload._notebook._ipython import unload
+
+    unload(shell)
+
+
 __all__ = [
     "HotfixReport",
     "ReloadError",
@@ -34,9 +50,11 @@ __all__ = [
     "Watcher",
     "apply_hotfix",
     "install",
+    "load_ipython_extension",
     "reload",
     "replace_func",
     "uninstall",
+    "unload_ipython_extension",
     "update_class",
     "update_function",
     "watch",

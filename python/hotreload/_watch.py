@@ -304,7 +304,7 @@ def _is_under(path: str, directory: str) -> bool:
 
 def default_directories() -> Set[str]:
     """Directories of loaded modules' sources, outside the standard library, site-packages and hotreload."""
-    excluded = _library_directories()
+    excluded = library_directories()
     found: Set[str] = set()
     for module in list(sys.modules.values()):
         source = source_file(module)
@@ -313,15 +313,22 @@ def default_directories() -> Set[str]:
         directory = os.path.dirname(os.path.realpath(source))
         if directory in found or not os.path.isdir(directory):
             continue
-        if directory == _OWN_DIR or any(directory == lib or _is_under(directory, lib) for lib in excluded):
-            continue
-        if {"site-packages", "dist-packages"} & set(directory.split(os.sep)):
-            continue
-        found.add(directory)
+        if is_user_directory(directory, excluded):
+            found.add(directory)
     return found
 
 
-def _library_directories() -> Set[str]:
+def is_user_directory(directory: str, excluded: Optional[Set[str]] = None) -> bool:
+    """True if ``directory`` (resolved) holds the user's own code: not the standard
+    library, site-packages or hotreload. ``excluded``: precomputed library directories."""
+    if excluded is None:
+        excluded = library_directories()
+    if directory == _OWN_DIR or any(directory == lib or _is_under(directory, lib) for lib in excluded):
+        return False
+    return not {"site-packages", "dist-packages"} & set(directory.split(os.sep))
+
+
+def library_directories() -> Set[str]:
     paths = sysconfig.get_paths()
     candidates = [paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
     try:
