@@ -606,3 +606,50 @@ def test_enum_missing_hook_and_classmethods_update(modules):
     hotreload.reload(m)
     assert Mode("FAST") is fast
     assert Mode("fast") is fast
+
+
+def test_enum_members_added_at_the_end_join_the_kept_class(modules):
+    m = modules.make(
+        """
+        import enum
+        class Level(enum.Enum):
+            LOW = "low"
+            HIGH = "high"
+            def rank(self):
+                return 1
+        class Code(enum.IntEnum):
+            OK = 0
+        """
+    )
+    Level, low = m.Level, m.Level.LOW
+    modules.edit(
+        m,
+        """
+        import enum
+        class Level(enum.Enum):
+            LOW = "low"
+            HIGH = "high"
+            URGENT = "urgent"
+            def rank(self):
+                return 2
+        class Code(enum.IntEnum):
+            OK = 0
+            FAILED = 1
+        """,
+    )
+    report = hotreload.reload(m)
+    assert m.Level is Level and m.Level.LOW is low
+    urgent = Level.URGENT
+    assert isinstance(urgent, Level) and urgent.value == "urgent" and urgent.rank() == 2
+    assert Level("urgent") is urgent and Level["URGENT"] is urgent and list(Level) == [low, Level.HIGH, urgent]
+    assert m.Code(1) is m.Code.FAILED and m.Code.FAILED == 1 and len(m.Code) == 2
+    assert not report.warnings
+
+
+def test_enum_member_removed_or_reordered_is_a_warning_and_members_stay(modules):
+    m = modules.make("import enum\nclass Dir(enum.Enum):\n    UP = 1\n    DOWN = 2\n")
+    up, down = m.Dir.UP, m.Dir.DOWN
+    modules.edit(m, "import enum\nclass Dir(enum.Enum):\n    DOWN = 2\n    UP = 1\n    LEFT = 3\n")
+    report = hotreload.reload(m)
+    assert any("members changed" in warning for warning in report.warnings)
+    assert list(m.Dir) == [up, down] and not hasattr(m.Dir, "LEFT")

@@ -288,15 +288,63 @@ def _self_and_subclasses(cls: type) -> Iterator[type]:
 
 
 def _keep_members(reconciler: Reconciler, old: type, new: type, label: str) -> None:
-    """Enum members keep their identity: new code's references to new members mean the old ones."""
+    """Enum members keep their identity: new code's references to new members mean the old ones.
+    Members added at the end of a plain enum join the old class."""
     old_map, new_map = vars(old)["_member_map_"], vars(new)["_member_map_"]
     for name, member in new_map.items():
         if name in old_map:
             reconciler.fold(old_map[name], member)
     old_members, new_members = list(old_map), list(new_map)
+    if new_members[: len(old_members)] == old_members and _add_members(reconciler, old, new, new_members[len(old_members) :]):
+        return
     if old_members != new_members:
         reconciler.warnings.append(
             f"enum {label}: members changed ({old_members} -> {new_members}); "
             "existing members are kept, restart to apply member changes"
         )
 
+
+
+def _add_members(reconciler: Reconciler, old: type, new: type, names: list) -> bool:
+    """Adds the new class's members ``names`` to the enum ``old``; False (nothing done) where
+    that is not plain: a Flag (its bit masks), an unhashable value, an alias."""
+    new_map = vars(new)["_member_map_"]
+    members = [new_map[name] for name in names]
+    if not members or any(_is_flag(cls) for cls in old.__mro__):
+        return False
+    for name, member in zip(names, members):
+        value = getattr(member, "_value_", _MISSING)
+        if member._name_ != name or type(member) is not new or not _hashable(value):
+            return False
+    # The members are the new class's; they become the old class's (the new class is discarded).
+    moved = []
+    for member in members:
+        try:
+            object.__setattr__(member, "__class__", old)
+        except TypeError:
+            for done in moved:
+                object.__setattr__(done, "__class__", new)
+            return False
+        moved.append(member)
+    old_names = list(vars(old)["_member_names_"])
+    for name, member in zip(names, members):
+        if name in vars(new):
+            reconciler.tx.setattr(old, name, vars(new)[name])
+        reconciler.tx.set_item(vars(old)["_member_map_"], name, member)
+        reconciler.tx.set_item(vars(old)["_value2member_map_"], member._value_, member)
+        old_names.append(name)
+    reconciler.tx.setattr(old, "_member_names_", old_names)
+    reconciler.added.extend(f"{old.__qualname__}.{name}" for name in names)
+    return True
+
+
+def _is_flag(cls: type) -> bool:
+    return cls.__name__ == "Flag" and cls.__module__ == "enum"
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
