@@ -45,6 +45,16 @@ class HotreloadMagics:
         self.shell = shell
         self.session: Optional[NotebookSession] = None
         self._cell: Optional[str] = None
+        # IPython 8's fake shell hands its hooks an empty cell; IPython hands the real one
+        # (post_run_cell's result.info), so let the engine see the code the fake shell runs.
+        run_code = getattr(shell, "run_code", None)
+        if run_code is not None:
+            def run_code_seen(code: str) -> Any:
+                self._code = code
+                return run_code(code)
+
+            shell.run_code = run_code_seen
+        self._code: Optional[str] = None
 
     def close(self) -> None:
         if self.session is not None:
@@ -82,14 +92,15 @@ class HotreloadMagics:
         self._session()
 
     def pre_run_cell(self, info: Any = None) -> None:
-        self._cell = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", None)
+        self._cell = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", None) or self._code
         session = self.session
         if session is not None and session.enabled:
             self._report(session.reload_changed())
 
     def post_execute_hook(self) -> None:
         if self.session is not None:
-            self.session.after_cell(self._cell)
+            self.session.after_cell(self._cell or self._code)
+        self._cell = self._code = None
 
     def post_run_cell(self, result: Any = None) -> None:
         self.post_execute_hook()

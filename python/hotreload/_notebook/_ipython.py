@@ -49,6 +49,9 @@ class _Extension:
 
     # IPython passes an ExecutionInfo / ExecutionResult; older versions pass nothing.
     def pre_run_cell(self, info: Any = None) -> None:
+        # Embedding code may give the shell another namespace dict; follow it.
+        if self.session.imports.namespace is not self.shell.user_ns:
+            self.session.imports.namespace = self.shell.user_ns
         try:
             self.session.before_cell()
         except Exception:
