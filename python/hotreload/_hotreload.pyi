@@ -35,6 +35,10 @@ def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int, int
     def/class statement defines ("" otherwise), the line of its header, and a
     digest of the statement's whole text."""
 
+def match_digests(old: List[int], new: List[int]) -> List[int]:
+    """For each new statement digest, the index of an old statement with the same
+    digest (paired in order, each once), or -1."""
+
 def young_ids() -> Set[int]:
     """The ids of the objects in the youngest garbage-collector generation."""
 

@@ -71,7 +71,7 @@ class Reconciler:
         self._remapped: Set[int] = set()
         # Old definitions of the module by qualified name, and the ids of the
         # objects the run of the new source made (both set by the reload).
-        self.definitions: Dict[str, Any] = {}
+        self.definitions: Any = None  # a DefinitionIndex (see _namespace.py)
         self.created: Container[int] = ()
         self._undo = tx.undo_log
         tx.reconciler = self
@@ -190,7 +190,7 @@ class Reconciler:
 
     def counterpart_of(self, new: Any) -> Optional[Any]:
         """The old object ``new`` should be folded into, if the caller told (see reconcile_namespace)."""
-        return self.definitions.get(getattr(new, "__qualname__", "")) if self.definitions else None
+        return self.definitions.get(getattr(new, "__qualname__", "")) if self.definitions is not None else None
 
     # -- any value ------------------------------------------------------------
 
