@@ -13,8 +13,8 @@ from types import FunctionType
 from typing import Any, Dict, Iterator, Optional, cast
 
 from hotreload._errors import ReloadError
-from hotreload._policy import DataPolicy, is_immutable, name_list, KEEP_LIST, REFRESH_LIST
 from hotreload._kinds import functions_in, is_cache_wrapper, is_class, is_function
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, is_immutable, name_list
 from hotreload._reconcile import Reconciler
 
 # Never copied from the new class: the instance layout and identity of the old one.

@@ -1,7 +1,7 @@
 """Type stubs for ``hotreload._hotreload``, the Rust extension."""
 
-from types import CodeType, FunctionType
 import os
+from types import FunctionType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dis
 import types
-from types import FunctionType
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._classes import preflight_class, rebase_class
 from hotreload._decorators import Undecorated, find_wrapped
-from hotreload._policy import DataPolicy
 from hotreload._kinds import is_cache_wrapper, is_class, is_function
+from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler
 from hotreload._source_map import SourceMap
 

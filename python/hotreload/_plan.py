@@ -34,7 +34,6 @@ from hotreload import _hotreload
 from hotreload._kinds import is_class, is_definition_object
 from hotreload._source_map import SourceMap, Statement
 
-
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -144,7 +143,7 @@ def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: Fr
             if index not in running and new.binds_of(new.statement("", index)) & refresh:
                 forced.append(index)
     rebuilt = {new.statement("", index).defines for index in running} - {""}
-    uses_rebuilt: Optional[Pattern[str]] = _word_pattern(rebuilt)
+    uses_rebuilt = _word_pattern(rebuilt)
     if uses_rebuilt is None:
         return forced
     for index in new.plain(""):
@@ -155,7 +154,7 @@ def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: Fr
         if binds and uses_rebuilt.search(statement.text) and all(_holds_definition(live, name) for name in binds):
             forced.append(index)
             rebuilt |= binds
-            uses_rebuilt = _word_pattern(rebuilt)
+            uses_rebuilt = _word_pattern(rebuilt) or uses_rebuilt
     return forced
 
 

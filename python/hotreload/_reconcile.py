@@ -8,9 +8,8 @@ created refer to the kept objects (closure cells, bases, containers).
 
 from __future__ import annotations
 
-import functools
 import types
-from typing import Any, Container, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Container, Dict, List, Optional, Set, Tuple
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError

@@ -11,6 +11,7 @@ attributes of the modules the reloaded module uses; only those are looked at
 
 from __future__ import annotations
 
+import inspect
 import sys
 import sysconfig
 import types
@@ -53,7 +54,7 @@ def _kept_bases(replaced: Dict[int, Any]) -> List[type]:
     bases: Dict[int, type] = {}
     for kept in list(replaced.values()):
         if isinstance(kept, type):
-            for base in kept.__mro__[1:] + type(kept).__mro__:
+            for base in kept.__mro__[1:] + inspect.getmro(type(kept)):
                 if base.__module__ != "builtins":
                     bases[id(base)] = base
     return list(bases.values())

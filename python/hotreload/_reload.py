@@ -36,19 +36,19 @@ import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
-from hotreload._errors import ReloadError
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
+from hotreload._errors import ReloadError
 from hotreload._moved import move_definitions
 from hotreload._namespace import NamespaceInputs, reconcile_namespace, removal_rule, stored_names
 from hotreload._plan import RunPlan, plan_changed, plan_whole_module
 from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, name_list
-from hotreload._source_map import SourceMap, map_source
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
-from hotreload._registries import repoint_registries
-from hotreload._scratch import Created, ScratchRunError, run_in_scratch
 from hotreload._reconcile import Reconciler
+from hotreload._registries import repoint_registries
 from hotreload._report import ReloadReport
+from hotreload._scratch import Created, ScratchRunError, run_in_scratch
+from hotreload._source_map import SourceMap, map_source
 from hotreload._transaction import Transaction
 
 logger = logging.getLogger("hotreload")
