@@ -41,8 +41,9 @@ def generate(directory: str, count: int) -> List[str]:
         os.makedirs(package_dir)
         open(os.path.join(package_dir, "__init__.py"), "w").close()
         for index in range(count // packages):
+            source = f"VALUE = {index}\n\ndef f(x):\n    return x + {index}\n\nclass C:\n    def m(self):\n        return {index}\n"
             with open(os.path.join(package_dir, f"mod{index}.py"), "w") as file:
-                file.write(f"VALUE = {index}\n\ndef f(x):\n    return x + {index}\n\nclass C:\n    def m(self):\n        return {index}\n")
+                file.write(source)
             names.append(f"nbbench{package}.mod{index}")
     return names
 

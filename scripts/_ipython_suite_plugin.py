@@ -28,7 +28,6 @@ import sys
 from typing import Any, List, Optional
 
 import pytest
-
 from hotreload._notebook._session import NotebookSession
 
 _live: List["HotreloadMagics"] = []

@@ -18,11 +18,10 @@ import pytest
 
 pytest.importorskip("IPython", reason="IPython comes with the test extra")
 
-from IPython.core.error import UsageError  # noqa: E402
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
-
 import hotreload  # noqa: E402
 from hotreload import _sources  # noqa: E402
+from IPython.core.error import UsageError  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
 
 @pytest.fixture(scope="module")

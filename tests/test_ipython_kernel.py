@@ -87,6 +87,8 @@ def kernel(tmp_path_factory: Any) -> Iterator[Kernel]:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+        # Ends the zmq I/O threads now, not at some later collection during another test.
+        manager.context.destroy(linger=0)
 
 
 def test_kernel_cells_see_edited_functions_methods_and_from_imports(kernel: Kernel) -> None:

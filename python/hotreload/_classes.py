@@ -339,7 +339,7 @@ def _add_members(reconciler: Reconciler, old: type, new: type, names: list) -> b
         if member._name_ != name or type(member) is not new or not _hashable(value):
             return False
     # The members are the new class's; they become the old class's (the new class is discarded).
-    moved = []
+    moved: list = []
     for member in members:
         try:
             object.__setattr__(member, "__class__", old)
