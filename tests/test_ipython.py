@@ -419,3 +419,8 @@ def test_module_type_is_unchanged_by_loading(nb: Notebook) -> None:
     # The user namespace stays a plain module namespace: the extension adds no names to it.
     assert not [name for name in nb.ns if "hotreload" in name.lower()]
     assert isinstance(sys.modules["__main__"], types.ModuleType)
+
+
+def test_hotreload_does_not_watch_its_own_modules(nb: Notebook) -> None:
+    tracked = nb.shell._hotreload_extension.session.detector._tracked
+    assert not [name for name in tracked if name == "hotreload" or name.startswith("hotreload.")]

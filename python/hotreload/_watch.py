@@ -298,6 +298,11 @@ class _Scope:
         return any(_is_under(path, tree) for tree in self.trees) or os.path.dirname(path) in self.dirs
 
 
+def _is_own(directory: str) -> bool:
+    """hotreload's own package or one of its subpackages."""
+    return directory == _OWN_DIR or _is_under(directory, _OWN_DIR)
+
+
 def _is_under(path: str, directory: str) -> bool:
     return path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -323,7 +328,7 @@ def is_user_directory(directory: str, excluded: Optional[Set[str]] = None) -> bo
     library, site-packages or hotreload. ``excluded``: precomputed library directories."""
     if excluded is None:
         excluded = library_directories()
-    if directory == _OWN_DIR or any(directory == lib or _is_under(directory, lib) for lib in excluded):
+    if _is_own(directory) or any(directory == lib or _is_under(directory, lib) for lib in excluded):
         return False
     return not {"site-packages", "dist-packages"} & set(directory.split(os.sep))
 
@@ -372,7 +377,7 @@ def modules_for_files(paths: Iterable[str]) -> Dict[str, types.ModuleType]:
             continue
         if os.path.realpath(source) not in wanted:
             continue
-        if os.path.dirname(os.path.realpath(source)) == _OWN_DIR:
+        if _is_own(os.path.dirname(os.path.realpath(source))):
             continue
         found[name] = module
     return found
