@@ -321,9 +321,11 @@ def test_a_module_from_a_directory_first_seen_after_loading_is_watched(nb: Noteb
     (other / "far.py").write_text("def f():\n    return 1\n")
     nb.run(f"import sys; sys.path.append({str(other)!r})\nfrom far import f")
     try:
-        assert nb.run("f()") == 1
+        # Edited before any cell had a chance to watch its directory: found by content.
         (other / "far.py").write_text("def f():\n    return 2\n")
         assert nb.run("f()") == 2
+        (other / "far.py").write_text("def f():\n    return 3\n")
+        assert nb.run("f()") == 3
     finally:
         sys.path.remove(str(other))
         sys.modules.pop("far", None)

@@ -101,6 +101,7 @@ class ChangeDetector:
         """
         if len(sys.modules) == self._seen_count:
             return
+        watched_before = set(self._directories)
         for name, module in list(sys.modules.items()):
             if self._seen.get(name) == id(module):
                 continue
@@ -114,7 +115,8 @@ class ChangeDetector:
             self._tracked[name] = real
             if _sources.previous(name) is None:
                 _sources.record_file(name, real)
-            elif differs_from_recorded(name, real):
+            elif directory not in watched_before and differs_from_recorded(name, real):
+                # Imported before its directory was watched: an edit since then sent no event.
                 self._suspects.add(real)
         self._seen_count = len(sys.modules)
 
@@ -123,10 +125,10 @@ class ChangeDetector:
         written = os.path.dirname(path)
         if written in self._verdicts:
             return self._verdicts[written]
-        directory: Optional[str] = os.path.realpath(written)
-        if directory is not None and directory not in self._directories:
-            if not is_user_directory(directory, self._excluded) or not self._watch(directory):
-                directory = None
+        resolved = os.path.realpath(written)
+        directory: Optional[str] = resolved
+        if resolved not in self._directories and not (is_user_directory(resolved, self._excluded) and self._watch(resolved)):
+            directory = None
         self._verdicts[written] = directory
         return directory
 
