@@ -109,7 +109,8 @@ class Reconciler:
             self.fold(old, new)  # re-executed unchanged, line numbers and all
             return old
         changed = function_changed(old, new)
-        _hotreload.update_function_in(self._undo, old, new, self.replaced if new.__defaults__ or new.__kwdefaults__ else None)
+        # Defaults of nested functions (a decorator's wrapped one) are substituted too.
+        _hotreload.update_function_in(self._undo, old, new, self.replaced or None)
         self.replaced[id(new)] = old
         self._new.append(new)
         if old.__closure__ is not None:
