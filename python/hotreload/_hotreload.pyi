@@ -16,9 +16,6 @@ def update_function_in(
     changes, appended to ``transaction`` (a list) or passed to ``transaction.record``.
     ``substitutions`` (``{id(obj): replacement}``) replaces default values by identity."""
 
-def _set_class_updater(updater: Callable[[type, type, Any], object]) -> None:
-    """Register the callable that reconciles classes found in closure cells (once)."""
-
 class FunctionState:
     """Snapshot of everything ``update_function`` may change in one function."""
 

@@ -326,5 +326,3 @@ def update_class(old: type, new: type) -> type:
         Reconciler(tx, old.__module__).update_class(old, new, old.__qualname__)
     return old
 
-
-_hotreload._set_class_updater(_update_class_cell)
