@@ -2,7 +2,7 @@
 
 import os
 from types import FunctionType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)
 

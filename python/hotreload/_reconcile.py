@@ -12,6 +12,7 @@ import types
 from typing import Any, Container, Dict, List, Optional, Set, Tuple
 
 from hotreload import _hotreload
+from hotreload._classes import reconcile_class
 from hotreload._errors import ReloadError
 from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function
 from hotreload._policy import is_immutable
@@ -172,8 +173,6 @@ class Reconciler:
 
     def update_class(self, old: type, new: type, label: str) -> type:
         """Updates class ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
-        from hotreload._classes import reconcile_class
-
         if old is new or not self.tx.claim(old, new):
             return old
         self._reconcile_dependencies(new)
