@@ -14,8 +14,7 @@ from typing import Any, Container, Dict, List, Optional, Set, Tuple
 from hotreload import _hotreload
 from hotreload._classes import reconcile_class
 from hotreload._errors import ReloadError
-from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function
-from hotreload._policy import is_immutable
+from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function, is_immutable
 from hotreload._report import ReloadReport
 from hotreload._source_map import SourceMap
 from hotreload._transaction import Transaction
