@@ -113,7 +113,7 @@ class ChangeDetector:
                 continue
             real = os.path.join(directory, os.path.basename(path))
             self._tracked[name] = real
-            if _sources.previous(name) is None:
+            if not _sources.known(name):
                 _sources.record_file(name, real)
             elif directory not in watched_before and differs_from_recorded(name, real):
                 # Imported before its directory was watched: an edit since then sent no event.
