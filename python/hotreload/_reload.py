@@ -32,7 +32,7 @@ import time
 import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from hotreload import _sources
+from hotreload import _frameworks, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
@@ -178,7 +178,8 @@ class _Reload:
         self.names_before_run = frozenset(self.module.__dict__)
         extra = {ADOPT: adopter} if adopter is not None else {}
         try:
-            return run_in_scratch(code, self.module, extra)
+            with _frameworks.executing(self.module):
+                return run_in_scratch(code, self.module, extra)
         except ScratchRunError as failure:
             raise self._execution_error(failure.error, failure.lineno) from failure.error
 
@@ -231,6 +232,7 @@ class _Reload:
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                     repoint_registries(tx, self.module, live, reconciler.replaced)
+                _frameworks.after_reload(self.module, tx)
                 self.report.updated.extend(reconciler.updated)
                 self.report.added.extend(reconciler.added)
                 self.report.kept.extend(reconciler.kept_data)
