@@ -18,7 +18,8 @@ import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
-from hotreload._policy import SourceMap, Statement, is_immutable
+from hotreload._policy import is_immutable
+from hotreload._source_map import SourceMap, Statement
 from hotreload._reconcile import filled_cells
 
 _SEARCH_LIMIT = 64

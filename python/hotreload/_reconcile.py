@@ -14,7 +14,7 @@ from typing import Any, Container, Dict, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
-from hotreload._policy import SourceMap
+from hotreload._source_map import SourceMap
 from hotreload._transaction import Transaction
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))

@@ -36,7 +36,8 @@ from hotreload import _frameworks, _sources
 from hotreload._errors import ReloadError
 from hotreload._namespace import reconcile_namespace, stored_names
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, name_list
+from hotreload._source_map import SourceMap, map_source
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._registries import repoint_registries
