@@ -46,6 +46,27 @@ _BUILT = frozenset(
 _MISSING = object()
 
 
+class FieldDefault:
+    """The default of a field a reload added, for the instances made before it.
+
+    A non-data descriptor: an instance's own value (every instance made after the
+    reload has one) comes first; on the class it does not exist, so pydantic never
+    takes it for a class attribute shadowing a field.
+    """
+
+    def __init__(self, name: str, field: Any) -> None:
+        self.name = name
+        self.field = field
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            raise AttributeError(self.name)
+        factory = getattr(self.field, "default_factory", None)
+        if factory is not None:
+            return factory()
+        return self.field.default
+
+
 def _is_model(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel
 
@@ -53,7 +74,8 @@ def _is_model(cls: Any) -> bool:
 def managed_names(old: type, new: type) -> FrozenSet[str]:
     if not (_is_model(old) and _is_model(new)):
         return frozenset()
-    return _GENERATED | {name for name in (*vars(old), *vars(new)) if name.startswith("__pydantic_")}
+    defaults = {name for name, value in vars(old).items() if isinstance(value, FieldDefault)}
+    return _GENERATED | defaults | {name for name in (*vars(old), *vars(new)) if name.startswith("__pydantic_")}
 
 
 def after_class_update(old: type, new: type, tx: Any) -> None:
@@ -63,6 +85,7 @@ def after_class_update(old: type, new: type, tx: Any) -> None:
     kept = _kept_function(tx)
     old_config = dict(getattr(old, "model_config", {}))
     _snapshot(old, tx)
+    _place_defaults(old, _fields_of(old), _fields_of(new), tx)
     for name, value in vars(new).items():
         if name in _BUILT and name not in ("__pydantic_fields__", "model_fields"):
             continue
@@ -89,6 +112,26 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
     for adapter in _type_adapters(module):
         if mentions(getattr(adapter, "_type", None), _all_ids(changed)):
             _rebuild_adapter(adapter, tx)
+
+
+def _place_defaults(cls: type, old_fields: Dict[str, Any], new_fields: Dict[str, Any], tx: Any) -> None:
+    """Instances made before the reload lack the fields it added: they read the default."""
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, FieldDefault) and not _has_default(new_fields.get(name)):
+            tx.delattr(cls, name)
+    for name, field in new_fields.items():
+        current = vars(cls).get(name)
+        if isinstance(current, FieldDefault) and _has_default(field):
+            tx.setattr(cls, name, FieldDefault(name, field))
+        elif name not in old_fields and current is None and _has_default(field):
+            tx.setattr(cls, name, FieldDefault(name, field))
+
+
+def _has_default(field: Any) -> bool:
+    if field is None:
+        return False
+    is_required = getattr(field, "is_required", None)
+    return callable(is_required) and not is_required()
 
 
 def _kept_function(tx: Any) -> Callable[[Any], Any]:

@@ -22,6 +22,7 @@ import weakref
 from typing import Any, Dict, FrozenSet, Iterator, Optional, Tuple
 
 from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm import registry as Registry
 from sqlalchemy.orm import decl_base
 
@@ -160,12 +161,12 @@ def mapping_difference(live: Any, new: Any) -> str:
     for key in new_props.keys() - old_props.keys():
         return f"{live.__name__}.{key}: mapped attribute added"
     for key, signature in old_props.items():
-        if new_props[key] != signature:
+        if not _same_signature(signature, new_props[key]):
             return f"{live.__name__}.{key}: {signature[0]} changed"
     old_validated, new_validated = _validated(live.__mapper__), _validated(new.__mapper__)
     if old_validated != new_validated:
-        added = sorted(new_validated - old_validated) or sorted(old_validated - new_validated)
-        return f"{live.__name__}: @validates for {', '.join(added)} added or removed"
+        changed = sorted({key for key, _ in new_validated ^ old_validated})
+        return f"{live.__name__}: @validates for {', '.join(changed)} added or removed"
     old_args, new_args = _mapper_arguments(live.__mapper__), _mapper_arguments(new.__mapper__)
     if old_args != new_args:
         return f"{live.__name__}.__mapper_args__ changed"
@@ -244,21 +245,31 @@ def _properties(mapper: Any) -> Dict[str, Tuple[Any, ...]]:
 def _property(prop: Any) -> Tuple[Any, ...]:
     kind = type(prop).__name__
     columns = tuple(getattr(column, "name", repr(column)) for column in getattr(prop, "columns", ()))
-    if kind.startswith("Relationship"):
+    if isinstance(prop, RelationshipProperty):
+        declared = getattr(prop, "_init_args", None)
+        arguments = tuple(
+            (name, _target(getattr(getattr(declared, name, None), "argument", None)))
+            for name in ("secondary", "primaryjoin", "secondaryjoin", "order_by", "foreign_keys", "remote_side")
+        )
         return (
             "relationship",
-            _target(prop.argument),
-            _target(prop.secondary),
-            prop.back_populates,
-            repr(prop.backref),
-            prop.uselist,
-            prop.lazy,
-            prop.viewonly,
-            repr(getattr(prop, "_user_defined_foreign_keys", None)),
-            _target(getattr(prop, "_init_args", None) and None),
-            str(getattr(prop, "cascade", "")),
+            _target(getattr(prop, "argument", None)),
+            arguments,
+            *(repr(getattr(prop, name, None)) for name in ("back_populates", "backref", "lazy", "viewonly")),
+            # Configuring the mapper resolves an unspecified uselist: compare only a declared one.
+            ("uselist", getattr(prop, "uselist", None)),
+            repr(getattr(prop, "_cascade", "")),
         )
     return (kind.replace("Property", "").lower() or kind, columns, getattr(prop, "deferred", None))
+
+
+def _same_signature(old: Tuple[Any, ...], new: Tuple[Any, ...]) -> bool:
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new):
+        if a != b and not (isinstance(b, tuple) and b[:1] == ("uselist",) and b[1] is None):
+            return False
+    return True
 
 
 def _target(argument: Any) -> Any:
