@@ -40,10 +40,6 @@ _TRIGGERS = (
     ("_pydantic", "pydantic"),
     ("_sqlalchemy", "sqlalchemy.orm"),
     ("_flask", "flask"),
-    ("_starlette", "starlette.routing"),
-    ("_django", "django"),
-    ("_click", "click"),
-    ("_attrs", "attr"),
 )
 
 _loaded: Dict[str, types.ModuleType] = {}

@@ -24,3 +24,16 @@ def note(kind: str, tx: Any, item: Any) -> None:
 def notes(kind: str, tx: Any) -> List[Any]:
     """The ``kind`` notes of ``tx`` so far (empty if none)."""
     return _notes.get((kind, id(tx)), [])
+
+
+_stash: Dict[Tuple[str, int], List[Any]] = {}
+
+
+def stash(kind: str, key: object, item: Any) -> None:
+    """Keeps ``item`` for the next :func:`take` with the same ``kind`` and ``key`` object."""
+    _stash.setdefault((kind, id(key)), []).append(item)
+
+
+def take(kind: str, key: object) -> List[Any]:
+    """What was stashed under ``kind`` and ``key``, removed."""
+    return _stash.pop((kind, id(key)), [])
