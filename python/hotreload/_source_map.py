@@ -20,6 +20,7 @@ _ASSIGN_TARGETS = re.compile(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*(?:
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _IMPORT = re.compile(r"import\s+(.+)")
 _FROM_IMPORT = re.compile(r"from\s+\S+\s+import\s+\(?([^)]*)\)?")
+_MAIN_GUARD = re.compile(r"""if\s*\(?\s*(__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__)""")
 _FOR_WITH_AS = re.compile(r"(?:for\s+([\w\s,()]+?)\s+in\b|\bas\s+([A-Za-z_]\w*))")
 
 
@@ -67,6 +68,11 @@ class SourceMap:
     def defines(self, scope: str, name: str) -> bool:
         """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
         return any(raw[3] == name for raw in self._raw.get(scope, ()))
+
+    @staticmethod
+    def is_main_guard(statement: Statement) -> bool:
+        """True for an ``if __name__ == "__main__":`` statement."""
+        return not statement.defines and _MAIN_GUARD.match(statement.text) is not None
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
