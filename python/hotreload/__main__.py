@@ -23,6 +23,7 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 import hotreload
+from hotreload import _sources
 from hotreload._errors import ReloadError
 from hotreload._frameworks import _servers
 from hotreload._report import ReloadReport
@@ -172,6 +173,9 @@ def _run_script(path: str, args: List[str]) -> None:
     """Runs ``path`` as ``python path args...`` would."""
     sys.argv = [path, *args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    # runpy bypasses the finder: record the script's source, so its first reload runs only
+    # the statements that changed (the app it made stays the live one).
+    _sources.record_file("__main__", os.path.abspath(path))
     runpy.run_path(path, run_name="__main__")
 
 

@@ -117,7 +117,7 @@ class _Reload:
             unit = strip_decorators(unit.split("\n"), undecorated)
         whole_file = not plan.incremental and len(plan.run) == plan.total and not undecorated
         if previous is None and undecorated:
-            code, namespace, created, undecorated = self._execute_unknown_source(data, unit, undecorated)
+            code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(lines), unit, undecorated)
         else:
             code = self._compile(data if whole_file else unit)
             namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
@@ -183,7 +183,7 @@ class _Reload:
             ) from error
 
     def _execute_unknown_source(
-        self, data: bytes, stripped: str, plan: Dict[str, Undecorated]
+        self, data: str, stripped: str, plan: Dict[str, Undecorated]
     ) -> Tuple[types.CodeType, Dict[str, Any], Created, Dict[str, Undecorated]]:
         """Without the previous source, decorators are re-run as written (their
         arguments may have been edited); only if that fails (a registry refusing

@@ -40,6 +40,7 @@ _TRIGGERS = (
     ("_pydantic", "pydantic"),
     ("_sqlalchemy", "sqlalchemy.orm"),
     ("_flask", "flask"),
+    ("_starlette", "starlette.routing"),
 )
 
 _loaded: Dict[str, types.ModuleType] = {}

@@ -66,8 +66,12 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
         for app in apps:
             if app.blueprints.get(blueprint.name) is blueprint:
                 state = blueprint.make_setup_state(app, {"url_prefix": _prefix(app, blueprint)}, False)
-                for function in functions:
-                    function(state)
+                started, app._got_first_request = app._got_first_request, False
+                try:
+                    for function in functions:
+                        function(state)
+                finally:
+                    app._got_first_request = started
 
 
 def _prefix(app: Flask, blueprint: Blueprint) -> Any:

@@ -39,13 +39,18 @@ def remap_type(annotation: Any, kept: Callable[[Any], Any], depth: int = 0) -> A
     return copy_with(new_args) if copy_with is not None else annotation
 
 
-def mentions(annotation: Any, classes: Any, depth: int = 0) -> bool:
+def mentions(annotation: Any, classes: Any) -> bool:
     """True if any class in ``classes`` (a container of ids) appears in ``annotation``."""
+    return mentions_class(annotation, lambda cls: id(cls) in classes)
+
+
+def mentions_class(annotation: Any, wanted: Callable[[type], bool], depth: int = 0) -> bool:
+    """True if a class for which ``wanted(class)`` holds appears in ``annotation``."""
     if isinstance(annotation, type) and not isinstance(annotation, types.GenericAlias):
-        return id(annotation) in classes
+        return wanted(annotation)
     if depth > _DEEPEST:
         return False
     if typing.get_origin(annotation) is typing.Annotated:
-        return mentions(annotation.__origin__, classes, depth + 1)
+        return mentions_class(annotation.__origin__, wanted, depth + 1)
     args = getattr(annotation, "__args__", None)
-    return isinstance(args, tuple) and any(mentions(arg, classes, depth + 1) for arg in args)
+    return isinstance(args, tuple) and any(mentions_class(arg, wanted, depth + 1) for arg in args)
