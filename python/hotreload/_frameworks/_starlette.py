@@ -17,7 +17,6 @@ import inspect
 import sys
 import types
 import typing
-import weakref
 from typing import Any, Dict, Iterator, List, Optional
 
 from starlette.applications import Starlette
@@ -27,8 +26,9 @@ from hotreload._frameworks._modules import user_modules
 from hotreload._frameworks._types import mentions_class
 
 # Whether FastAPI inferred a route's response model and description (from the endpoint's
-# return annotation and docstring) rather than being given them: seen before the first edit.
-_inferred: "weakref.WeakKeyDictionary[Any, Dict[str, bool]]" = weakref.WeakKeyDictionary()
+# return annotation and docstring) rather than being given them: seen before the first edit,
+# kept on the route itself (routes compare by value, so they cannot key a mapping).
+_INFERRED = "_hotreload_inferred"
 
 
 def _fastapi() -> Optional[types.ModuleType]:
@@ -63,8 +63,8 @@ def executing(module: types.ModuleType) -> Iterator[None]:
         for owner in _apps_and_routers(module):
             for router in _routers(owner):
                 for route in router.routes:
-                    if isinstance(route, routing.APIRoute) and route not in _inferred:
-                        _inferred[route] = _what_was_inferred(routing, route)
+                    if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
+                        vars(route)[_INFERRED] = _what_was_inferred(routing, route)
     yield
 
 
@@ -132,7 +132,7 @@ def _options(routing: types.ModuleType, route: Any) -> Dict[str, Any]:
         for name, parameter in parameters.items()
         if name not in ("self", "path", "endpoint") and parameter.kind is parameter.KEYWORD_ONLY and hasattr(route, name)
     }
-    inferred = _inferred.get(route, {})
+    inferred = vars(route).get(_INFERRED, {})
     if inferred.get("response_model") and "response_model" in options:
         options["response_model"] = parameters["response_model"].default
     if inferred.get("description") and "description" in options:
@@ -142,9 +142,8 @@ def _options(routing: types.ModuleType, route: Any) -> Dict[str, Any]:
 
 def _rebuilt(routing: types.ModuleType, route: Any) -> Any:
     new = type(route)(route.path, route.endpoint, **_options(routing, route))
-    was = _inferred.get(route)
-    if was is not None:
-        _inferred[new] = was
+    if _INFERRED in vars(route):
+        vars(new)[_INFERRED] = vars(route)[_INFERRED]
     return new
 
 
