@@ -23,7 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from hotreload._frameworks import _pending
 from hotreload._frameworks._modules import user_modules
-from hotreload._frameworks._types import mentions, remap_type
+from hotreload._frameworks._types import classes_in, mentions, remap_type
 
 # Class attributes pydantic generates; the core leaves them to this adapter.
 _GENERATED = frozenset(
@@ -103,14 +103,16 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
     kept = _kept_function(tx)
     changed = {id(cls): cls for cls, _ in updated}
     configs = {id(cls): config for cls, config in updated}
+    rebuilt = set(changed)
     for cls in _dependency_order(changed):
         _snapshot(cls, tx)
         if id(cls) not in changed:
             _inherit(cls, configs)
         _remap_fields(cls, kept)
         _rebuild(cls)
+        rebuilt.add(id(cls))
     for adapter in _type_adapters(module):
-        if mentions(getattr(adapter, "_type", None), _all_ids(changed)):
+        if mentions(getattr(adapter, "_type", None), rebuilt):
             _rebuild_adapter(adapter, tx)
 
 
@@ -246,46 +248,54 @@ def _fields_of(cls: type) -> Dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
-def _depends_on(cls: type, ids: Any) -> bool:
-    if any(id(base) in ids for base in cls.__mro__[1:]):
-        return True
-    return any(mentions(getattr(field, "annotation", None), ids) for field in _fields_of(cls).values())
+def _dependencies(cls: type, models: Dict[int, type]) -> Set[int]:
+    """The models ``cls`` is built from: its model bases, and the models its fields mention."""
+    found = {id(base) for base in cls.__mro__[1:] if id(base) in models}
+    for field in _fields_of(cls).values():
+        found |= classes_in(getattr(field, "annotation", None)) & models.keys()
+    found.discard(id(cls))
+    return found
 
 
 def _dependency_order(changed: Dict[int, type]) -> List[type]:
-    """The changed models and every model that depends on one, dependencies first."""
-    models = [cls for cls in _all_models() if "<locals>" not in cls.__qualname__ or id(cls) in changed]
-    affected: Dict[int, type] = dict(changed)
-    grew = True
-    while grew:
-        grew = False
-        for cls in models:
-            if id(cls) not in affected and _depends_on(cls, affected):
-                affected[id(cls)] = cls
-                grew = True
+    """The changed models and every model that depends on one, dependencies first.
+
+    A changed model that comes before one of its own changed dependencies in
+    the update order is rebuilt again (it was built against the unrebuilt one);
+    the others were rebuilt by after_class_update already.
+    """
+    models = {id(cls): cls for cls in _all_models() if "<locals>" not in cls.__qualname__ or id(cls) in changed}
+    models.update(changed)
+    depends = {key: _dependencies(cls, models) for key, cls in models.items()}
+    dependants: Dict[int, Set[int]] = {}
+    for key, found in depends.items():
+        for dependency in found:
+            dependants.setdefault(dependency, set()).add(key)
+    affected: Set[int] = set()
+    stack = list(changed)
+    while stack:
+        for dependant in dependants.get(stack.pop(), ()):
+            if dependant not in affected:
+                affected.add(dependant)
+                stack.append(dependant)
+    position = {key: index for index, key in enumerate(changed)}
     ordered: List[type] = []
     placed: Set[int] = set()
 
-    def place(cls: type, path: FrozenSet[int]) -> None:
-        if id(cls) in placed or id(cls) in path:
+    def place(key: int, path: FrozenSet[int]) -> None:
+        if key in placed or key in path:
             return  # placed already, or a cycle (forward references): pydantic resolves those itself
-        for other in affected.values():
-            if other is not cls and _depends_on(cls, {id(other)}):
-                place(other, path | {id(cls)})
-        placed.add(id(cls))
-        ordered.append(cls)
+        for dependency in depends[key]:
+            if dependency in affected or dependency in changed:
+                place(dependency, path | {key})
+        placed.add(key)
+        stale = key in affected or any(position.get(d, -1) > position[key] for d in depends[key] if d in changed)
+        if stale:
+            ordered.append(models[key])
 
-    for cls in list(affected.values()):
-        place(cls, frozenset())
+    for key in [*changed, *affected]:
+        place(key, frozenset())
     return ordered
-
-
-def _all_ids(changed: Dict[int, type]) -> Set[int]:
-    ids = set(changed)
-    for cls in _all_models():
-        if any(id(base) in changed for base in cls.__mro__[1:]):
-            ids.add(id(cls))
-    return ids
 
 
 def _type_adapters(module: types.ModuleType) -> Iterator[Any]:

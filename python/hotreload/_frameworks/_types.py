@@ -10,7 +10,7 @@ import functools
 import operator
 import types
 import typing
-from typing import Any, Callable
+from typing import Any, Callable, Set
 
 _UNION_TYPE = getattr(types, "UnionType", None)  # ``X | Y``, 3.10+
 _DEEPEST = 12
@@ -54,3 +54,10 @@ def mentions_class(annotation: Any, wanted: Callable[[type], bool], depth: int =
         return mentions_class(annotation.__origin__, wanted, depth + 1)
     args = getattr(annotation, "__args__", None)
     return isinstance(args, tuple) and any(mentions_class(arg, wanted, depth + 1) for arg in args)
+
+
+def classes_in(annotation: Any) -> Set[int]:
+    """The ids of the classes that appear in ``annotation``."""
+    found: Set[int] = set()
+    mentions_class(annotation, lambda cls: found.add(id(cls)) or False)
+    return found
