@@ -65,7 +65,9 @@ class Server:
     def get(self, path: str, data: Optional[bytes] = None) -> Tuple[int, str]:
         return request(self.base + path, data)
 
-    def wait_for(self, path: str, accept: Callable[[int, str], bool], timeout: float = RELOAD, data: Optional[bytes] = None) -> Tuple[int, str]:
+    def wait_for(
+        self, path: str, accept: Callable[[int, str], bool], timeout: float = RELOAD, data: Optional[bytes] = None
+    ) -> Tuple[int, str]:
         """Asks ``path`` until ``accept(status, body)`` holds; fails with the server's output if it never does."""
         deadline = time.monotonic() + timeout
         last: Tuple[int, str] = (0, "no answer")

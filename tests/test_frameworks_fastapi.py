@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from servers import Server, free_port, write_app
 
 pytest.importorskip("fastapi", reason="FastAPI is in the test extra; missing only if not installed")

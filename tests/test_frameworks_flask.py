@@ -7,7 +7,6 @@ real server on 127.0.0.1, saves edits to its files and asks it over HTTP.
 from __future__ import annotations
 
 import pytest
-
 from servers import Server, free_port, write_app
 
 pytest.importorskip("flask", reason="Flask is in the test extra; missing only if not installed")

@@ -8,9 +8,8 @@ kept classes.
 
 from __future__ import annotations
 
-import pytest
-
 import hotreload
+import pytest
 
 pydantic = pytest.importorskip("pydantic", reason="pydantic is in the test extra; missing only if not installed")
 

@@ -8,9 +8,8 @@ and changes nothing.
 
 from __future__ import annotations
 
-import pytest
-
 import hotreload
+import pytest
 
 sqlalchemy = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is in the test extra; missing only if not installed")
 from sqlalchemy import create_engine, select  # noqa: E402

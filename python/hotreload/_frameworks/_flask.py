@@ -21,9 +21,9 @@ from hotreload._frameworks import _pending
 from hotreload._frameworks._modules import user_modules
 
 
-def _objects(module: types.ModuleType) -> Tuple[List[Flask], List[Blueprint]]:
-    apps: Dict[int, Flask] = {}
-    blueprints: Dict[int, Blueprint] = {}
+def _objects(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
+    apps: Dict[int, Any] = {}
+    blueprints: Dict[int, Any] = {}
     for candidate in user_modules(module):
         for value in list(vars(candidate).values()):
             if isinstance(value, Flask):
@@ -74,7 +74,7 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
                     app._got_first_request = started
 
 
-def _prefix(app: Flask, blueprint: Blueprint) -> Any:
+def _prefix(app: Any, blueprint: Any) -> Any:
     """The URL prefix the blueprint got when it was registered (Flask keeps no record of it):
     recovered from a rule it made, compared with the rule it was asked for."""
     for function in blueprint.deferred_functions:

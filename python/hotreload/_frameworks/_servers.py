@@ -67,7 +67,7 @@ def is_installed_module(name: str) -> bool:
 # -- reloaders started from inside the program ------------------------------------------
 
 
-def _patch_werkzeug(module: types.ModuleType) -> None:
+def _patch_werkzeug(module: Any) -> None:
     original = module.run_simple
 
     def run_simple(*args: Any, **kwargs: Any) -> Any:
@@ -77,7 +77,7 @@ def _patch_werkzeug(module: types.ModuleType) -> None:
     module.run_simple = run_simple
 
 
-def _patch_uvicorn(module: types.ModuleType) -> None:
+def _patch_uvicorn(module: Any) -> None:
     original = module.run
 
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -19,12 +19,11 @@ import logging
 import threading
 import types
 import weakref
-from typing import Any, Dict, FrozenSet, Iterator, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, Optional, Set, Tuple
 
 from sqlalchemy import MetaData, Table
-from sqlalchemy.orm import RelationshipProperty
+from sqlalchemy.orm import RelationshipProperty, decl_base
 from sqlalchemy.orm import registry as Registry
-from sqlalchemy.orm import decl_base
 
 from hotreload._errors import ReloadError
 from hotreload._frameworks import live_class
@@ -59,7 +58,7 @@ def executing(module: types.ModuleType) -> Iterator[None]:
     scratch: Dict[int, Registry] = {}  # live registry -> its throwaway twin, one per reload
 
     def configure(config_class: type, registry: Any, cls: type, dict_: Any, *rest: Any) -> Any:
-        live = live_class(module, cls.__qualname__) if cls.__module__ == module.__name__ else None
+        live: Any = live_class(module, cls.__qualname__) if cls.__module__ == module.__name__ else None
         if threading.get_ident() != thread or live is None or live is cls or not _is_mapped(live):
             return original.__func__(config_class, registry, cls, dict_, *rest)
         throwaway = scratch.get(id(registry))
@@ -109,7 +108,7 @@ def preflight(old: type, new: type, label: str, module_name: str) -> None:
         raise error
 
 
-def managed_names(old: type, new: type) -> FrozenSet[str]:
+def managed_names(old: Any, new: Any) -> FrozenSet[str]:
     """The mapped attributes and mapping internals of a mapped class: always the live ones."""
     if not _is_mapped(old):
         return frozenset()
@@ -228,7 +227,7 @@ def _default(default: Any) -> Any:
 
 
 def _constraints(table: Any) -> FrozenSet[Tuple[Any, ...]]:
-    found = set()
+    found: Set[Tuple[Any, ...]] = set()
     for constraint in table.constraints:
         columns = tuple(sorted(column.name for column in getattr(constraint, "columns", ())))
         found.add((type(constraint).__name__, columns))

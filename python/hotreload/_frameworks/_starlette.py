@@ -147,7 +147,7 @@ def _rebuilt(routing: types.ModuleType, route: Any) -> Any:
     return new
 
 
-def _include_added(routing: types.ModuleType, router: Router, changed: List[Any], tx: Any) -> bool:
+def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], tx: Any) -> bool:
     """Routes an edit added to an APIRouter this router had included: included too, same prefix."""
     touched = False
     for source in changed:
@@ -165,7 +165,7 @@ def _include_added(routing: types.ModuleType, router: Router, changed: List[Any]
             for name in ("methods", "name"):
                 options[name] = getattr(route, name)
             before = len(router.routes)
-            router.add_api_route(prefix + route.path, route.endpoint, **options)  # type: ignore[attr-defined]
+            router.add_api_route(prefix + route.path, route.endpoint, **options)
             _record_append(tx, router.routes, before)
             touched = True
     return touched

@@ -27,12 +27,12 @@ def remap_type(annotation: Any, kept: Callable[[Any], Any], depth: int = 0) -> A
         inner = remap_type(annotation.__origin__, kept, depth + 1)
         if inner is annotation.__origin__:
             return annotation
-        return typing.Annotated[(inner, *annotation.__metadata__)]  # type: ignore[valid-type]
+        return typing.Annotated[(inner, *annotation.__metadata__)]
     new_args = tuple(remap_type(arg, kept, depth + 1) for arg in args)
     if all(a is b for a, b in zip(new_args, args)):
         return annotation
     if isinstance(annotation, types.GenericAlias):
-        return types.GenericAlias(annotation.__origin__, new_args)
+        return types.GenericAlias(typing.cast(type, annotation.__origin__), new_args)
     if _UNION_TYPE is not None and isinstance(annotation, _UNION_TYPE):
         return functools.reduce(operator.or_, new_args)
     copy_with = getattr(annotation, "copy_with", None)
@@ -59,5 +59,10 @@ def mentions_class(annotation: Any, wanted: Callable[[type], bool], depth: int =
 def classes_in(annotation: Any) -> Set[int]:
     """The ids of the classes that appear in ``annotation``."""
     found: Set[int] = set()
-    mentions_class(annotation, lambda cls: found.add(id(cls)) or False)
+
+    def collect(cls: type) -> bool:
+        found.add(id(cls))
+        return False  # keep walking: every class is wanted
+
+    mentions_class(annotation, collect)
     return found
