@@ -41,6 +41,7 @@ _TRIGGERS = (
     ("_sqlalchemy", "sqlalchemy.orm"),
     ("_flask", "flask"),
     ("_starlette", "starlette.routing"),
+    ("_django", "django.apps"),
 )
 
 _loaded: Dict[str, types.ModuleType] = {}
