@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from servers import Server, free_port, write_app
 
 pytest.importorskip("django", reason="Django is in the test extra; missing only if not installed")

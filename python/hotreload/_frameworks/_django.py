@@ -29,9 +29,7 @@ _OPTIONS = ("db_table", "ordering", "unique_together", "index_together", "abstra
 
 
 def _apps() -> Any:
-    import django.apps  # noqa: PLC0415 - the adapter is loaded only once django is imported
-
-    return django.apps.apps
+    return sys.modules["django.apps"].apps  # this adapter is loaded only once django.apps is imported
 
 
 def _is_model(cls: Any) -> bool:
@@ -208,8 +206,8 @@ def _forget_urls(urls: Any) -> None:
             if isinstance(resolver.urlconf_name, str) or cached == "url_patterns":
                 vars(resolver).pop(cached, None)
         for name in ("_reverse_dict", "_namespace_dict", "_app_dict", "_callback_strs"):
-            value = getattr(resolver, name, None)
-            if hasattr(value, "clear"):
+            value: Any = getattr(resolver, name, None)
+            if value is not None and hasattr(value, "clear"):
                 value.clear()
         resolver._populated = False
     urls.clear_url_caches()
