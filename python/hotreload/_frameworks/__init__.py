@@ -42,6 +42,7 @@ _TRIGGERS = (
     ("_flask", "flask"),
     ("_starlette", "starlette.routing"),
     ("_django", "django.apps"),
+    ("_click", "click.core"),
 )
 
 _loaded: Dict[str, types.ModuleType] = {}
