@@ -6,9 +6,8 @@ command and subcommands added to the group are what the next invocation runs.
 
 from __future__ import annotations
 
-import pytest
-
 import hotreload
+import pytest
 
 click = pytest.importorskip("click", reason="click is in the test extra; missing only if not installed")
 from click.testing import CliRunner  # noqa: E402

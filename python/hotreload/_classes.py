@@ -97,6 +97,7 @@ def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) 
         error.label = label  # type: ignore[attr-defined]
         raise error
 
+    _frameworks.preflight(old, new, label, reconciler.module_name)  # framework-specific, clearer refusals first
     old_meta, new_meta = type(old), type(new)
     same_meta = old_meta is new_meta or reconciler.kept(new_meta) is old_meta
     # A metaclass of this module that the reload re-made is reconciled first (_reconcile_dependencies).
@@ -108,7 +109,6 @@ def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) 
     for attribute in ("__basicsize__", "__itemsize__", "__dictoffset__", "__weakrefoffset__"):
         if getattr(old, attribute) != getattr(new, attribute):
             refuse(f"its instance layout changed ({attribute})")
-    _frameworks.preflight(old, new, label, reconciler.module_name)
 
 
 def preflight_class(reconciler: Reconciler, old: type, new: type, label: str) -> None:

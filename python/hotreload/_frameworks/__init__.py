@@ -43,6 +43,7 @@ _TRIGGERS = (
     ("_starlette", "starlette.routing"),
     ("_django", "django.apps"),
     ("_click", "click.core"),
+    ("_attrs", "attr"),
 )
 
 _loaded: Dict[str, types.ModuleType] = {}

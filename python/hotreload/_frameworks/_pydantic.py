@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Set, Tuple
 from pydantic import BaseModel, TypeAdapter
 
 from hotreload._frameworks import _pending
+from hotreload._frameworks._defaults import FieldDefault
 from hotreload._frameworks._modules import user_modules
 from hotreload._frameworks._types import classes_in, mentions, remap_type
 
@@ -44,27 +45,6 @@ _BUILT = frozenset(
     }
 )
 _MISSING = object()
-
-
-class FieldDefault:
-    """The default of a field a reload added, for the instances made before it.
-
-    A non-data descriptor: an instance's own value (every instance made after the
-    reload has one) comes first; on the class it does not exist, so pydantic never
-    takes it for a class attribute shadowing a field.
-    """
-
-    def __init__(self, name: str, field: Any) -> None:
-        self.name = name
-        self.field = field
-
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        if instance is None:
-            raise AttributeError(self.name)
-        factory = getattr(self.field, "default_factory", None)
-        if factory is not None:
-            return factory()
-        return self.field.default
 
 
 def _is_model(cls: Any) -> bool:
@@ -123,10 +103,15 @@ def _place_defaults(cls: type, old_fields: Dict[str, Any], new_fields: Dict[str,
             tx.delattr(cls, name)
     for name, field in new_fields.items():
         current = vars(cls).get(name)
-        if isinstance(current, FieldDefault) and _has_default(field):
-            tx.setattr(cls, name, FieldDefault(name, field))
-        elif name not in old_fields and current is None and _has_default(field):
-            tx.setattr(cls, name, FieldDefault(name, field))
+        if _has_default(field) and (isinstance(current, FieldDefault) or (name not in old_fields and current is None)):
+            tx.setattr(cls, name, FieldDefault(name, _default_of(field)))
+
+
+def _default_of(field: Any) -> Callable[[Any], Any]:
+    factory = getattr(field, "default_factory", None)
+    if factory is not None:
+        return lambda instance: factory()
+    return lambda instance: field.default
 
 
 def _has_default(field: Any) -> bool:
