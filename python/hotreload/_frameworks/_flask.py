@@ -38,6 +38,7 @@ def _objects(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
 
 @contextlib.contextmanager
 def executing(module: types.ModuleType) -> Iterator[None]:
+    _pending.take("flask", module)  # left by a reload that failed after its run: never replayed
     apps, blueprints = _objects(module)
     started = [(app, app._got_first_request) for app in apps]
     registered = [(bp, getattr(bp, "_got_registered_once", False), len(bp.deferred_functions)) for bp in blueprints]
