@@ -12,8 +12,9 @@ are dropped, so the chain does not grow with the number of reloads. The cached
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Any, Callable, Dict, FrozenSet, List, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Set, Tuple, cast
 
 LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
 
@@ -34,7 +35,7 @@ def merge_module_annotations(live: Dict[str, Any], new: Dict[str, Any], rerun: S
         return
     parts = _parts(old_annotate, frozenset(rerun))
     if ran_annotated:
-        parts.append((new_annotate, frozenset()))
+        parts.append((cast(Callable[[int], Dict[str, Any]], new_annotate), frozenset()))
     new.pop("__annotations__", None)  # the cache of the old composition
     if not parts:
         new.pop("__annotate__", None)
@@ -60,7 +61,7 @@ def _parts(annotate: Any, drop: FrozenSet[str]) -> List[Part]:
 
 def _names(function: Callable[[int], Dict[str, Any]]) -> List[str]:
     """The names an annotate function annotates, without evaluating any annotation."""
-    import annotationlib  # 3.14+
+    annotationlib = importlib.import_module("annotationlib")  # 3.14+
 
     try:
         return list(annotationlib.call_annotate_function(function, annotationlib.Format.STRING))
@@ -69,7 +70,7 @@ def _names(function: Callable[[int], Dict[str, Any]]) -> List[str]:
 
 
 def _composed(parts: List[Part]) -> Callable[[int], Dict[str, Any]]:
-    import annotationlib  # 3.14+
+    annotationlib = importlib.import_module("annotationlib")  # 3.14+
 
     def __annotate__(format: int, /) -> Dict[str, Any]:  # noqa: N807 - the protocol's name
         annotations: Dict[str, Any] = {}
