@@ -160,8 +160,9 @@ def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], t
             continue
         original, included = pairs[0]
         prefix = included.path[: len(included.path) - len(original.path)] if included.path.endswith(original.path) else ""
+        accepted = inspect.signature(router.add_api_route).parameters
         for route in missing:
-            options = _options(routing, route)
+            options = {name: value for name, value in _options(routing, route).items() if name in accepted}
             for name in ("methods", "name"):
                 options[name] = getattr(route, name)
             before = len(router.routes)
