@@ -6,9 +6,8 @@ and dispatch, membership and isinstance answers follow the edit.
 
 from __future__ import annotations
 
-import pytest
-
 import hotreload
+import pytest
 
 DISPATCH = """
     from functools import singledispatch
@@ -83,7 +82,8 @@ def test_runtime_protocol_gaining_a_method_changes_isinstance(modules):
     m = modules.make(PROTOCOL)
     Closer, f = m.Closer, m.File()
     assert isinstance(f, Closer)
-    modules.edit(m, PROTOCOL.replace("        def close(self): ...\n", "        def close(self): ...\n        def flush(self): ...\n", 1))
+    gained = "        def close(self): ...\n        def flush(self): ...\n"
+    modules.edit(m, PROTOCOL.replace("        def close(self): ...\n", gained, 1))
     hotreload.reload(m)
 
     assert m.Closer is Closer and m.File is type(f)
@@ -108,7 +108,8 @@ def test_abstract_methods_added_are_enforced(modules):
     m = modules.make(ABSTRACT)
     Memory = m.Memory
     assert Memory().get(1) == 1
-    modules.edit(m, ABSTRACT.replace("        def get(self, key): ...\n", "        def get(self, key): ...\n\n        @abc.abstractmethod\n        def put(self, key): ...\n", 1))
+    gained = "        def get(self, key): ...\n\n        @abc.abstractmethod\n        def put(self, key): ...\n"
+    modules.edit(m, ABSTRACT.replace("        def get(self, key): ...\n", gained, 1))
     hotreload.reload(m)
 
     with pytest.raises(TypeError, match="put"):
