@@ -23,7 +23,9 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 import hotreload
+from hotreload import _sources
 from hotreload._errors import ReloadError
+from hotreload._frameworks import _servers
 from hotreload._report import ReloadReport
 from hotreload._watch import describe_error
 
@@ -111,10 +113,14 @@ def _run(parser: argparse.ArgumentParser, args: List[str]) -> int:
         target, program_args = module, program
     else:
         target, program_args = program[0], program[1:]
+    # Development servers: their own restarting reloaders off (hotreload keeps the process).
+    program_args = _servers.program_arguments(module, target, program_args)
+    _servers.turn_off_reloaders()
 
     _show_warnings()
     try:
-        watch_paths = options.watch or [_program_directory(target, as_module=module is not None)]
+        served = module is not None and _servers.is_installed_module(module)  # flask, uvicorn: the app is in cwd
+        watch_paths = options.watch or [os.getcwd() if served else _program_directory(target, as_module=module is not None)]
     except (ImportError, OSError, ValueError) as error:
         print(f"{PREFIX} cannot run {target}: {error}", file=sys.stderr)
         return 1
@@ -167,6 +173,9 @@ def _run_script(path: str, args: List[str]) -> None:
     """Runs ``path`` as ``python path args...`` would."""
     sys.argv = [path, *args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    # runpy bypasses the finder: record the script's source, so its first reload runs only
+    # the statements that changed (the app it made stays the live one).
+    _sources.record_file("__main__", os.path.abspath(path))
     runpy.run_path(path, run_name="__main__")
 
 

@@ -35,7 +35,7 @@ import time
 import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from hotreload import _sources
+from hotreload import _frameworks, _sources
 from hotreload._annotations import merge_module_annotations
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._errors import ReloadError
@@ -118,7 +118,7 @@ class _Reload:
             unit = strip_decorators(unit.split("\n"), undecorated)
         whole_file = not plan.incremental and len(plan.run) == plan.total and not undecorated
         if previous is None and undecorated:
-            code, namespace, created, undecorated = self._execute_unknown_source(data, unit, undecorated)
+            code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(lines), unit, undecorated)
         else:
             code = self._compile(data if whole_file else unit)
             namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
@@ -184,7 +184,7 @@ class _Reload:
             ) from error
 
     def _execute_unknown_source(
-        self, data: bytes, stripped: str, plan: Dict[str, Undecorated]
+        self, data: str, stripped: str, plan: Dict[str, Undecorated]
     ) -> Tuple[types.CodeType, Dict[str, Any], Created, Dict[str, Undecorated]]:
         """Without the previous source, decorators are re-run as written (their
         arguments may have been edited); only if that fails (a registry refusing
@@ -213,7 +213,8 @@ class _Reload:
         self.names_before_run = frozenset(self.module.__dict__)
         extra = {ADOPT: adopter} if adopter is not None else {}
         try:
-            return run_in_scratch(code, self.module, extra)
+            with _frameworks.executing(self.module):
+                return run_in_scratch(code, self.module, extra)
         except ScratchRunError as failure:
             raise self._execution_error(failure.error, failure.lineno) from failure.error
 
@@ -272,6 +273,7 @@ class _Reload:
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                     repoint_registries(tx, self.module, live, reconciler.replaced, plan.used_names())
+                _frameworks.after_reload(self.module, tx)
         except ReloadError as error:
             if error.path is None:
                 raise self._locate(error, text) from error.__cause__

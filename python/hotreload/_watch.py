@@ -34,6 +34,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 from hotreload import _sources
 from hotreload._errors import ReloadError
+from hotreload._frameworks._gevent import NativeThread
 from hotreload._hotreload import FileWatcher
 from hotreload._reload import reload
 from hotreload._report import ReloadReport
@@ -87,7 +88,8 @@ class Watcher:
             self._native.stop()
             raise
         _record_sources(self._scope)
-        self._thread = threading.Thread(target=self._run, name="hotreload-watch", daemon=True)
+        # A thread that still ends cleanly after gevent's monkey.patch_all() (see _gevent.py).
+        self._thread = NativeThread(target=self._run, name="hotreload-watch", daemon=True)
         _track(self)
         self._thread.start()
         logger.debug("watching %s", ", ".join(path for path, _ in self._scope.roots()) or "nothing")

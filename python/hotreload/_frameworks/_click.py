@@ -1,0 +1,38 @@
+"""click: a command whose definition left the source leaves its group too.
+
+Edited bodies, new options and new subcommands need nothing here: a body edit
+updates the callback inside the live command, and an edited or new decorated
+definition registers its command on the live group. But a command removed from
+the source would stay registered (and runnable) in the group it was added to:
+after the reload, commands of the module's groups whose callback comes from
+a top-level definition of this module that the module no longer has are removed.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Set
+
+
+def after_reload(module: types.ModuleType, tx: Any) -> None:
+    core = sys.modules.get("click.core")
+    if core is None:
+        return
+    values = list(vars(module).values())
+    defined: Set[int] = set()
+    for value in values:
+        if isinstance(value, core.Command):
+            defined.update({id(value), id(getattr(value, "callback", None))})
+    for group in values:
+        if not isinstance(group, core.Group):
+            continue
+        for name, command in list(group.commands.items()):
+            callback = getattr(command, "callback", None)
+            if getattr(callback, "__module__", None) != module.__name__:
+                continue
+            if "<locals>" in getattr(callback, "__qualname__", "<locals>"):
+                continue  # made by a factory, not by a top-level definition of the source
+            gone = getattr(callback, "__name__", None) not in vars(module)
+            if gone and id(command) not in defined and id(callback) not in defined:
+                tx.del_item(group.commands, name)

@@ -1,0 +1,96 @@
+"""Flask: routes and blueprints added by a reload are served by the live app.
+
+Flask refuses ``@app.route`` once the app has handled a request, and
+``@blueprint.route`` once the blueprint is registered: guards against setup
+code running late, which is exactly what a reload of a running app does. While
+a reload runs the module's new statements the guards are lifted (and put back
+after); routes a reload adds to a blueprint that is already registered are
+then replayed onto every app that registered it, with the URL prefix it got.
+Edited views need nothing: the view functions are updated in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from typing import Any, Dict, Iterator, List, Tuple
+
+from flask import Blueprint, Flask
+
+from hotreload._frameworks import _pending
+from hotreload._frameworks._modules import user_modules
+
+
+def _objects(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
+    apps: Dict[int, Any] = {}
+    blueprints: Dict[int, Any] = {}
+    for candidate in user_modules(module):
+        for value in list(vars(candidate).values()):
+            if isinstance(value, Flask):
+                apps[id(value)] = value
+            elif isinstance(value, Blueprint):
+                blueprints[id(value)] = value
+    for app in list(apps.values()):
+        for blueprint in app.blueprints.values():
+            blueprints.setdefault(id(blueprint), blueprint)
+    return list(apps.values()), list(blueprints.values())
+
+
+@contextlib.contextmanager
+def executing(module: types.ModuleType) -> Iterator[None]:
+    _pending.take("flask", module)  # left by a reload that failed after its run: never replayed
+    apps, blueprints = _objects(module)
+    started = [(app, app._got_first_request) for app in apps]
+    registered = [(bp, getattr(bp, "_got_registered_once", False), len(bp.deferred_functions)) for bp in blueprints]
+    for app in apps:
+        app._got_first_request = False
+    for blueprint in blueprints:
+        blueprint._got_registered_once = False
+    try:
+        yield
+    finally:
+        for app, flag in started:
+            app._got_first_request = flag or app._got_first_request
+        for blueprint, flag, count in registered:
+            blueprint._got_registered_once = flag or blueprint._got_registered_once
+            if flag and len(blueprint.deferred_functions) > count:
+                _pending.stash("flask", module, (blueprint, list(blueprint.deferred_functions[count:])))
+
+
+def after_reload(module: types.ModuleType, tx: Any) -> None:
+    """Routes added to registered blueprints reach the apps that registered them."""
+    added = _pending.take("flask", module)
+    if not added:
+        return
+    apps, _ = _objects(module)
+    for blueprint, functions in added:
+        for app in apps:
+            if app.blueprints.get(blueprint.name) is blueprint:
+                state = blueprint.make_setup_state(app, {"url_prefix": _prefix(app, blueprint)}, False)
+                started, app._got_first_request = app._got_first_request, False
+                try:
+                    for function in functions:
+                        function(state)
+                finally:
+                    app._got_first_request = started
+
+
+def _prefix(app: Any, blueprint: Any) -> Any:
+    """The URL prefix the blueprint got when it was registered (Flask keeps no record of it):
+    recovered from a rule it made, compared with the rule it was asked for."""
+    for function in blueprint.deferred_functions:
+        code = getattr(function, "__code__", None)
+        cells = dict(zip(getattr(code, "co_freevars", ()), getattr(function, "__closure__", None) or ()))
+        try:
+            rule, endpoint, view = (cells[name].cell_contents for name in ("rule", "endpoint", "view_func"))
+        except (KeyError, ValueError):
+            continue
+        endpoint = endpoint or getattr(view, "__name__", None)
+        if not isinstance(rule, str) or not isinstance(endpoint, str):
+            continue
+        tail = rule.lstrip("/")
+        made_rules = [made for made in app.url_map.iter_rules() if made.endpoint == f"{blueprint.name}.{endpoint}"]
+        for made in made_rules:
+            if made.rule.endswith(tail):
+                return made.rule[: len(made.rule) - len(tail)] if tail else made.rule
+    return blueprint.url_prefix

@@ -1,0 +1,193 @@
+"""FastAPI (and Starlette) apps: edited endpoints and models reach validation and the OpenAPI schema.
+
+FastAPI reads an endpoint's signature once, when the route is registered: its
+parameters, request body and response model become validators held by the
+route. An endpoint edited in place, or a pydantic model it uses that a reload
+rebuilt, leaves those validators stale. After a reload, every route of the
+program's apps whose endpoint, body or response model comes from the reloaded
+module is built again from its endpoint (same path, methods and options) and
+swapped in; routes a reload adds to an ``APIRouter`` that an app already
+included are included there too; the cached OpenAPI schema is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+import types
+import typing
+from typing import Any, Dict, Iterator, List, Optional
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Router
+
+from hotreload._frameworks._modules import user_modules
+from hotreload._frameworks._types import mentions_class
+
+# Whether FastAPI inferred a route's response model and description (from the endpoint's
+# return annotation and docstring) rather than being given them: seen before the first edit,
+# kept on the route itself (routes compare by value, so they cannot key a mapping).
+_INFERRED = "_hotreload_inferred"
+
+
+def _fastapi() -> Optional[types.ModuleType]:
+    return sys.modules.get("fastapi.routing")
+
+
+def _apps_and_routers(module: types.ModuleType) -> List[Any]:
+    found: Dict[int, Any] = {}
+    for candidate in user_modules(module):
+        for value in list(vars(candidate).values()):
+            if isinstance(value, (Starlette, Router)):
+                found[id(value)] = value
+    return list(found.values())
+
+
+def _routers(owner: Any, depth: int = 0) -> Iterator[Router]:
+    """The router of an app (or the router itself), and those of the apps mounted in it."""
+    router = owner.router if isinstance(owner, Starlette) else owner
+    if not isinstance(router, Router) or depth > 8:
+        return
+    yield router
+    for route in list(router.routes):
+        if isinstance(route, Mount) and route.app is not None:
+            yield from _routers(route.app, depth + 1)
+
+
+@contextlib.contextmanager
+def executing(module: types.ModuleType) -> Iterator[None]:
+    """Notes, before the endpoints change, which route options FastAPI inferred."""
+    routing = _fastapi()
+    if routing is not None:
+        for owner in _apps_and_routers(module):
+            for router in _routers(owner):
+                for route in router.routes:
+                    if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
+                        vars(route)[_INFERRED] = _what_was_inferred(routing, route)
+    yield
+
+
+def _what_was_inferred(routing: types.ModuleType, route: Any) -> Dict[str, bool]:
+    try:
+        returned = typing.get_type_hints(route.endpoint).get("return")
+    except Exception:
+        returned = route.endpoint.__annotations__.get("return")
+    return {
+        "response_model": route.response_model is not None and route.response_model == returned,
+        "description": route.description == inspect.cleandoc(route.endpoint.__doc__ or ""),
+    }
+
+
+def after_reload(module: types.ModuleType, tx: Any) -> None:
+    routing = _fastapi()
+    if routing is None:
+        return
+    owners = _apps_and_routers(module)
+    changed_routers = [owner for owner in owners if isinstance(owner, routing.APIRouter) and _defined_in(owner, module)]
+    for owner in owners:
+        touched = False
+        for router in _routers(owner):
+            touched |= _rebuild_routes(routing, router, module, tx)
+            touched |= _include_added(routing, router, changed_routers, tx)
+        if touched and isinstance(owner, Starlette) and getattr(owner, "openapi_schema", None) is not None:
+            tx.setattr(owner, "openapi_schema", None)
+    compat = sys.modules.get("fastapi._compat.v2") or sys.modules.get("fastapi._compat")
+    cached = getattr(compat, "get_cached_model_fields", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        tx.on_commit(cached.cache_clear)
+
+
+def _defined_in(router: Any, module: types.ModuleType) -> bool:
+    return any(getattr(route.endpoint, "__module__", None) == module.__name__ for route in router.routes if hasattr(route, "endpoint"))
+
+
+def _uses_module(route: Any, module_name: str) -> bool:
+    """The route's endpoint, or a type in its signature or response model, comes from the module."""
+    endpoint = route.endpoint
+    if getattr(endpoint, "__module__", None) == module_name:
+        return True
+    from_module = lambda cls: cls.__module__ == module_name  # noqa: E731
+    annotations = list(getattr(endpoint, "__annotations__", {}).values()) + [route.response_model]
+    return any(mentions_class(annotation, from_module) for annotation in annotations)
+
+
+def _rebuild_routes(routing: types.ModuleType, router: Router, module: types.ModuleType, tx: Any) -> bool:
+    touched = False
+    for index, route in enumerate(list(router.routes)):
+        if type(route) is not routing.APIRoute and not isinstance(route, routing.APIRoute):
+            continue
+        if not _uses_module(route, module.__name__):
+            continue
+        _swap(tx, router.routes, index, route, _rebuilt(routing, route))
+        touched = True
+    return touched
+
+
+def _options(routing: types.ModuleType, route: Any) -> Dict[str, Any]:
+    """The keyword arguments that build ``route`` again, as it was registered."""
+    parameters = inspect.signature(type(route).__init__).parameters
+    options = {
+        name: getattr(route, name)
+        for name, parameter in parameters.items()
+        if name not in ("self", "path", "endpoint") and parameter.kind is parameter.KEYWORD_ONLY and hasattr(route, name)
+    }
+    inferred = vars(route).get(_INFERRED, {})
+    if inferred.get("response_model") and "response_model" in options:
+        options["response_model"] = parameters["response_model"].default
+    if inferred.get("description") and "description" in options:
+        options["description"] = None
+    return options
+
+
+def _rebuilt(routing: types.ModuleType, route: Any) -> Any:
+    new = type(route)(route.path, route.endpoint, **_options(routing, route))
+    if _INFERRED in vars(route):
+        vars(new)[_INFERRED] = vars(route)[_INFERRED]
+    return new
+
+
+def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], tx: Any) -> bool:
+    """Routes an edit added to an APIRouter this router had included: included too, same prefix."""
+    touched = False
+    for source in changed:
+        if source is router:
+            continue
+        present = {id(getattr(route, "endpoint", None)): route for route in router.routes}
+        pairs = [(route, present[id(route.endpoint)]) for route in source.routes if id(getattr(route, "endpoint", None)) in present]
+        missing = [route for route in source.routes if isinstance(route, routing.APIRoute) and id(route.endpoint) not in present]
+        if not pairs or not missing:
+            continue
+        original, included = pairs[0]
+        prefix = included.path[: len(included.path) - len(original.path)] if included.path.endswith(original.path) else ""
+        accepted = inspect.signature(router.add_api_route).parameters
+        for route in missing:
+            options = {name: value for name, value in _options(routing, route).items() if name in accepted}
+            for name in ("methods", "name"):
+                options[name] = getattr(route, name)
+            before = len(router.routes)
+            router.add_api_route(prefix + route.path, route.endpoint, **options)
+            _record_append(tx, router.routes, before)
+            touched = True
+    return touched
+
+
+def _swap(tx: Any, routes: List[Any], index: int, old: Any, new: Any) -> None:
+    routes[index] = new
+
+    def undo() -> None:
+        if index < len(routes) and routes[index] is new:
+            routes[index] = old
+
+    tx.record(undo)
+
+
+def _record_append(tx: Any, routes: List[Any], length: int) -> None:
+    added = routes[length:]
+
+    def undo() -> None:
+        for route in added:
+            if route in routes:
+                routes.remove(route)
+
+    tx.record(undo)
