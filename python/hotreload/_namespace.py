@@ -120,6 +120,8 @@ class NamespaceInputs:
     """Whether the source the module was last loaded from is known."""
     defined_by_def: Callable[[str], bool]
     """Whether a ``def`` or ``class`` statement of the new source binds a name."""
+    redefined: FrozenSet[str] = frozenset()
+    """Names several definitions of the new source bind: each new one joins as it is."""
 
 
 def removal_rule(
@@ -177,6 +179,12 @@ def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> Name
         if is_cache_wrapper(entry.live):
             reconciler.tx.on_commit(entry.live.cache_clear)
     for name, value, before in definitions:
+        if name in inputs.redefined and _definition_key(_target(value)) == name:
+            # ``@dispatch.register def _(...)`` again and again: which old ``_`` a new
+            # one is cannot be told, and the registrations already ran.
+            reconciler.report.refreshed.append(name)
+            _record(change, name, before, reconciler.adopt_new(value))
+            continue
         after = _decide_definition(reconciler, name, before, value, _target(value), old_definitions)
         _record(change, name, before, after)
     # Now that every definition is folded, data the reload made (``TABLE =

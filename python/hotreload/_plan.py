@@ -25,6 +25,7 @@ blanked, so line numbers stay exact for tracebacks, ``inspect`` and breakpoints.
 
 from __future__ import annotations
 
+import bisect
 import re
 import types
 from dataclasses import dataclass, field
@@ -136,26 +137,46 @@ def plan_changed(
 
 
 def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: FrozenSet[str]) -> List[int]:
-    """Indices of unchanged statements that run all the same."""
+    """Indices of unchanged statements that run all the same, in source order."""
     forced: List[int] = []
     if refresh:
         for index in range(new.count("")):
             if index not in running and new.binds_of(new.statement("", index)) & refresh:
                 forced.append(index)
-    rebuilt = {new.statement("", index).defines for index in running} - {""}
-    uses_rebuilt = _word_pattern(rebuilt)
-    if uses_rebuilt is None:
-        return forced
-    for index in new.plain(""):
-        if index in running or index in forced:
-            continue
-        statement = new.statement("", index)
-        binds = new.binds_of(statement)
-        if binds and uses_rebuilt.search(statement.text) and all(_holds_definition(live, name) for name in binds):
-            forced.append(index)
-            rebuilt |= binds
-            uses_rebuilt = _word_pattern(rebuilt) or uses_rebuilt
-    return forced
+    rebuilt: Set[str] = set()
+    for index in running:
+        rebuilt |= new.binds_of(new.statement("", index))
+    first_lines = new.first_lines("")
+    pending = set(rebuilt)
+    while pending:
+        pattern = _word_pattern(pending)
+        pending = set()
+        if pattern is None:
+            break
+        for index in _statements_on(first_lines, new.lines_matching(pattern)):
+            if index in running or index in forced:
+                continue
+            statement = new.statement("", index)
+            binds = new.binds_of(statement)
+            if not binds or not pattern.search(new.definition_time_text("", statement)):
+                continue
+            # A definition made with something that changed (an edited decorator)
+            # is made again; so is a statement that makes functions or classes with it.
+            if statement.defines or all(_holds_definition(live, name) for name in binds):
+                forced.append(index)
+                pending |= binds - rebuilt
+                rebuilt |= binds
+    return sorted(forced)
+
+
+def _statements_on(first_lines: List[int], lines: List[int]) -> List[int]:
+    """The indices of the statements the given lines fall in (each once, in order)."""
+    found: List[int] = []
+    for line in lines:
+        index = bisect.bisect_right(first_lines, line) - 1
+        if index >= 0 and (not found or found[-1] != index):
+            found.append(index)
+    return found
 
 
 def _is_binding(value: Any) -> bool:

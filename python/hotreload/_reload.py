@@ -164,7 +164,8 @@ class _Reload:
     def _undecorated(
         self, plan: RunPlan, previous: Optional[SourceMap], new_map: SourceMap, lines: List[str]
     ) -> Dict[str, Undecorated]:
-        decorated = [s for s in plan.run if s.header_line > s.first_line and s.defines]
+        redefined = new_map.redefined("")
+        decorated = [s for s in plan.run if s.header_line > s.first_line and s.defines and s.defines not in redefined]
         if not decorated:
             return {}
         rebuilt = plan.rebuilt(new_map) if plan.incremental else None
@@ -259,6 +260,7 @@ class _Reload:
             gone=plan.removed,
             source_known=old_map is not None,
             defined_by_def=functools.partial(self.new_map.defines, ""),
+            redefined=self.new_map.redefined(""),
         )
         try:
             with Transaction() as tx:

@@ -51,7 +51,7 @@ def run_in_scratch(
     gc.callbacks.append(on_collection)
     try:
         exec(code, namespace)
-    except Exception as error:
+    except (Exception, SystemExit, GeneratorExit) as error:  # a module body may call sys.exit()
         raise ScratchRunError(error, _line_in_file(error.__traceback__, code.co_filename)) from error
     finally:
         functions, suspendable, created = _hotreload.made_by_run(namespace, young_before)

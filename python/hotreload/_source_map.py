@@ -9,8 +9,9 @@ reload asks of a source: which statements define a name, which changed.
 
 from __future__ import annotations
 
+import bisect
 import re
-from typing import Dict, Iterable, List, NamedTuple, Optional, Set
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Pattern, Set
 
 from hotreload import _hotreload
 
@@ -51,6 +52,9 @@ class SourceMap:
 
     def __init__(self, source: str) -> None:
         self._raw = _hotreload.statements(source)
+        self._source = source
+        self._lines: Optional[List[str]] = None
+        self._line_starts: Optional[List[int]] = None
         self._scopes: Dict[str, List[Statement]] = {}
         self._binds: Dict[str, Set[str]] = {}
 
@@ -92,10 +96,49 @@ class SourceMap:
         """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
         return any(raw[3] == name for raw in self._raw.get(scope, ()))
 
+    def lines_matching(self, pattern: Pattern[str]) -> List[int]:
+        """The (1-based) lines on which ``pattern`` matches the source."""
+        if self._line_starts is None:
+            starts = [0]
+            position = self._source.find("\n")
+            while position >= 0:
+                starts.append(position + 1)
+                position = self._source.find("\n", position + 1)
+            self._line_starts = starts
+        return [bisect.bisect_right(self._line_starts, m.start()) for m in pattern.finditer(self._source)]
+
+    def definition_time_text(self, scope: str, statement: Statement) -> str:
+        """The text of a statement that runs when the statement itself runs.
+
+        For a plain statement, all of it. For a ``def``: its decorators and its
+        header (defaults, annotations), not its body. For a ``class``: its
+        decorators, its header and what its body runs at class creation (method
+        decorators, class-level statements), recursively, but no method body.
+        """
+        if not statement.defines:
+            return statement.text
+        if self._lines is None:
+            self._lines = self._source.split("\n")
+        parts = [statement.text, self._lines[statement.header_line - 1]]
+        inner = f"{scope}.{statement.defines}" if scope else statement.defines
+        if inner in self._raw and self._lines[statement.header_line - 1].lstrip().startswith("class"):
+            parts.extend(self.definition_time_text(inner, member) for member in self.statements(inner))
+        return "\n".join(parts)
+
     @staticmethod
     def is_main_guard(statement: Statement) -> bool:
         """True for an ``if __name__ == "__main__":`` statement."""
         return not statement.defines and _MAIN_GUARD.match(statement.text) is not None
+
+    def redefined(self, scope: str) -> FrozenSet[str]:
+        """Names that more than one ``def`` or ``class`` statement of ``scope`` defines
+        (``@dispatch.register`` functions all called ``_``): they tell nothing apart."""
+        seen: Set[str] = set()
+        twice: Set[str] = set()
+        for raw in self._raw.get(scope, ()):
+            if raw[3]:
+                (twice if raw[3] in seen else seen).add(raw[3])
+        return frozenset(twice)
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
