@@ -12,6 +12,7 @@ mod globals;
 mod scan;
 mod version;
 mod watch;
+mod young;
 
 use pyo3::prelude::*;
 
@@ -31,6 +32,8 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;
     m.add_function(wrap_pyfunction!(compare::same_function, m)?)?;
+    m.add_function(wrap_pyfunction!(young::young_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(young::made_by_run, m)?)?;
     m.add_class::<watch::FileWatcher>()?;
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! backslash continuations to be recognised, which one pass over the bytes does.
 
 use pyo3::prelude::*;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::Hasher;
 
 /// One logical line as found: 1-based first and last physical line,
 /// indentation (in columns, tabs to multiples of 8), byte offsets of its text.
@@ -176,9 +178,10 @@ fn is_ident(c: u8) -> bool {
 
 /// One statement: its first and last line, its text with the scope's
 /// indentation removed (for a `def` or `class`, the text of its decorators
-/// only), the name it defines if it is a `def` or `class` (`""` otherwise), and
-/// the line of its header (after any decorators).
-type Statement = (usize, usize, String, String, usize);
+/// only), the name it defines if it is a `def` or `class` (`""` otherwise), the
+/// line of its header (after any decorators), and a digest of its whole text
+/// (body included), which tells an edited statement from one that only moved.
+type Statement = (usize, usize, String, String, usize, u64);
 
 /// Statements by scope: `""` for the module, the class path (`"A.B"`) for class bodies.
 type Scopes = HashMap<String, Vec<Statement>>;
@@ -242,6 +245,14 @@ fn definition(text: &[u8]) -> Option<&str> {
     defined_name(after_async, b"def").or_else(|| defined_name(text, b"class"))
 }
 
+/// A digest of a statement's text. Statements are compared by it within one
+/// process only, so the hasher's fixed keys are enough.
+fn digest(text: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(text);
+    hasher.finish()
+}
+
 fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
     let Some(first) = lines.first() else { return };
     let indent = first.2;
@@ -278,12 +289,14 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             text.resize(text.len() + line.2.saturating_sub(indent), b' ');
             text.extend_from_slice(text_of(src, line));
         }
+        let whole = &src[group[0].3..group.last().map_or(group[0].4, |l| l.4)];
         out.entry(scope.to_owned()).or_default().push((
             group[0].0,
             last_line,
             String::from_utf8_lossy(&text).into_owned(),
             defines,
             lines[header].0,
+            digest(whole),
         ));
         if let Some(name) = defined_name(header_text, b"class") {
             if header + 1 < i {

@@ -14,7 +14,8 @@ from typing import Any, Dict, Iterator, Optional, cast
 
 from hotreload._errors import ReloadError
 from hotreload._policy import DataPolicy, is_immutable, name_list, KEEP_LIST, REFRESH_LIST
-from hotreload._reconcile import Reconciler, functions_in, is_cache_wrapper, is_class, is_function
+from hotreload._kinds import functions_in, is_cache_wrapper, is_class, is_function
+from hotreload._reconcile import Reconciler
 
 # Never copied from the new class: the instance layout and identity of the old one.
 _LAYOUT = frozenset({"__dict__", "__weakref__", "__slots__", "_abc_impl", "__abstractmethods__"})
@@ -125,8 +126,29 @@ def _slots(cls: type) -> Optional[tuple]:
 
 def _reconcile_bases(reconciler: Reconciler, old: type, new: type, label: str) -> None:
     bases = tuple(reconciler.kept(base) for base in new.__bases__)
-    if bases == old.__bases__:
-        return
+    if bases != old.__bases__:
+        _set_bases(reconciler, old, bases, label)
+
+
+def rebase_class(reconciler: Reconciler, old: type, new: type, label: str, old_definitions: Dict[str, Any]) -> None:
+    """Gives ``old`` the bases ``new`` has (as the kept classes), before anything else
+    changes: whether CPython accepts a base change is only known by trying, and a
+    refusal must come before any function of the reload is swapped."""
+    bases = tuple(_kept_base(reconciler, base, old_definitions) for base in new.__bases__)
+    if bases != old.__bases__:
+        _set_bases(reconciler, old, bases, label)
+
+
+def _kept_base(reconciler: Reconciler, base: type, old_definitions: Dict[str, Any]) -> type:
+    kept = reconciler.kept(base)
+    if kept is base and getattr(base, "__module__", None) == reconciler.module_name:
+        counterpart = old_definitions.get(base.__qualname__)
+        if isinstance(counterpart, type):
+            return counterpart  # re-made by this reload, folded into its old self later
+    return cast(type, kept)
+
+
+def _set_bases(reconciler: Reconciler, old: type, bases: tuple, label: str) -> None:
     try:
         reconciler.tx.setattr(old, "__bases__", bases)
     except TypeError as error:
@@ -178,10 +200,10 @@ def _reconcile_member(
         if old_value is not _MISSING and _is_data(old_value) and _is_data(new_value):
             if not (name.startswith("__") or name in _GENERATED):
                 if policy.keeps_live_value(name, old_value, new_value):
-                    reconciler.kept_data.append(member_label)
+                    reconciler.report.kept.append(member_label)
                     reconciler.fold_data(old_value, new_value)
                     return
-                reconciler.refreshed_data.append(member_label)
+                reconciler.report.refreshed.append(member_label)
         kept = reconciler.remap_container(reconciler.adopt_new(new_value), reconciler.created)
     if kept is old_value:
         return

@@ -18,25 +18,34 @@ import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
-from hotreload._policy import SourceMap, Statement, is_immutable
-from hotreload._reconcile import filled_cells
+from hotreload._policy import is_immutable
+from hotreload._source_map import SourceMap, Statement
+from hotreload._kinds import filled_cells
 
 _SEARCH_LIMIT = 64
 _DECORATOR_ROOT = re.compile(r"^\s*@\s*([A-Za-z_]\w*)", re.MULTILINE)
 
 
 def plan_undecorated(
-    old: Optional[SourceMap], new: SourceMap, new_lines: List[str], live: Dict[str, Any]
+    old: Optional[SourceMap],
+    new: SourceMap,
+    statements: List[Statement],
+    new_lines: List[str],
+    live: Dict[str, Any],
+    rebuilt: Optional[Set[str]],
 ) -> Dict[str, "Undecorated"]:
-    """Module-level functions to compile without their decorators, by name.
+    """Of the decorated module-level ``statements`` that run, the functions to compile
+    without their decorators, by name.
 
     Without the previous source (``old`` None) the decorators are taken as
     unchanged: re-registering a view function is an error in Flask, while a
     decorator edited in the very first reload of such a module is rare.
+    ``rebuilt`` are the names the running statements bind, when only changed
+    statements run: a decorator hanging off one of them must run again.
     """
     old_decorated = {s.defines: s for s in old.decorated("") if s.defines} if old is not None else None
     plan: Dict[str, Undecorated] = {}
-    for statement in new.decorated(""):
+    for statement in statements:
         name = statement.defines
         if not name:
             continue
@@ -48,7 +57,10 @@ def plan_undecorated(
             if previous is None or previous.decorators != statement.decorators:
                 continue
         roots = _DECORATOR_ROOT.findall(statement.decorators)
-        if not all(_survives(root, old, new, live) for root in roots):
+        if rebuilt is not None:
+            if any(root in rebuilt for root in roots):
+                continue
+        elif not all(_survives(root, old, new, live) for root in roots):
             continue
         inner = find_wrapped(live.get(name), name)
         if inner is not None:

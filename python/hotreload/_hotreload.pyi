@@ -2,7 +2,7 @@
 
 from types import CodeType, FunctionType
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)
 
@@ -29,10 +29,21 @@ class FunctionState:
         """Put the function back exactly as captured."""
     def __call__(self) -> None: ...
 
-def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int]]]:
+def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int, int]]]:
     """Statements by scope ("" for the module, "A.B" for class bodies): first line,
     last line, dedented text (decorators only, for a def or class), the name a
-    def/class statement defines ("" otherwise), and the line of its header."""
+    def/class statement defines ("" otherwise), the line of its header, and a
+    digest of the statement's whole text."""
+
+def young_ids() -> Set[int]:
+    """The ids of the objects in the youngest garbage-collector generation."""
+
+def made_by_run(
+    scratch: Dict[str, Any], before: Set[int]
+) -> Tuple[List[FunctionType], List[Any], Set[int]]:
+    """From the youngest generation, in one step no other thread can observe: the
+    functions whose ``__globals__`` is ``scratch``, the generators and coroutines,
+    and the ids of the objects not in ``before``."""
 
 def rebind_globals(functions: List[FunctionType], scratch: Dict[str, Any], globals: Dict[str, Any]) -> int:
     """Point functions whose ``__globals__`` is ``scratch`` at ``globals``; returns how many."""

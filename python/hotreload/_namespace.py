@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
-from hotreload._classes import preflight_class
-from hotreload._decorators import Undecorated
+from hotreload._classes import preflight_class, rebase_class
+from hotreload._decorators import Undecorated, find_wrapped
 from hotreload._policy import DataPolicy
-from hotreload._reconcile import Reconciler, is_cache_wrapper, is_class, is_function
-from hotreload._report import ReloadReport
+from hotreload._kinds import is_cache_wrapper, is_class, is_function
+from hotreload._reconcile import Reconciler
+from hotreload._source_map import SourceMap
 
 # Set by the import system for this module object; a reload never touches them.
 IMPORT_STATE = frozenset(
@@ -58,6 +59,8 @@ def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, A
         if not _is_definition(value, module_name):
             continue
         qualname = _target(value).__qualname__
+        if "<" in qualname:
+            continue  # lambdas, factory-made functions: matched by the name holding them
         if index.get(qualname, value) is not value:
             ambiguous.add(qualname)
         index[qualname] = value
@@ -66,32 +69,56 @@ def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, A
     return index
 
 
-def reconcile_namespace(
-    reconciler: Reconciler,
-    live: Dict[str, Any],
-    new: Dict[str, Any],
-    defined: Optional[FrozenSet[str]],
-    defined_before: Optional[Callable[[str], bool]],
-    policy: DataPolicy,
-    created: Container[int],
-    undecorated: List[Undecorated],
-    before_run: Container[str],
-    mentioned: Callable[[str], bool],
-    report: ReloadReport,
-) -> NamespaceChange:
-    """Decides the module's new contents. Functions and classes are updated in place here;
-    the module's dict itself is only written by the caller, from the returned change.
+@dataclass
+class NamespaceInputs:
+    """What a reload hands the namespace reconciler."""
 
-    ``defined`` are the names the new code binds (None: unknown, ``import *``);
-    ``defined_before`` tells whether the previous source defined a name (None: unknown).
-    ``mentioned`` tells whether the new source text mentions a name at all.
-    ``undecorated`` are the functions compiled without their decorators: each new
-    one is folded into the old function inside the live decorated object, which
-    stays in place (a cache it is is cleared).
+    live: Dict[str, Any]
+    """The module's own dict (only read here; the caller writes the change)."""
+    new: Dict[str, Any]
+    """The scratch namespace the new source ran in."""
+    policy: DataPolicy
+    created: Container[int]
+    """ids of the objects the run made."""
+    undecorated: List[Undecorated]
+    """Functions compiled without their decorators: each is folded into the old
+    function inside the live decorated object, which stays in place."""
+    before_run: Container[str]
+    """The module's names before the new source ran."""
+    is_removed: Callable[[str, Any], bool]
+    """Whether a name the run left as it was is gone from the source."""
+    source_known: bool
+    """Whether the source the module was last loaded from is known."""
+    defined_by_def: Callable[[str], bool]
+    """Whether a ``def`` or ``class`` statement of the new source binds a name."""
+
+
+def removal_rule(
+    defined: Optional[FrozenSet[str]],
+    old_source: Optional[SourceMap],
+    mentioned: Callable[[str], bool],
+) -> Callable[[str, Any], bool]:
+    """For a run of the whole module: a name the new code does not bind is gone
+    if it came from the source (see ``_was_defined``).
+
+    ``defined`` are the names the new code binds (None: unknown, ``import *``).
     """
+
+    def is_removed(name: str, value: Any) -> bool:
+        if defined is None or name in defined:
+            return False
+        return _was_defined(name, value, old_source, mentioned)
+
+    return is_removed
+
+
+def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> NamespaceChange:
+    """Decides the module's new contents. Functions and classes are updated in place here;
+    the module's dict itself is only written by the caller, from the returned change."""
     module_name = reconciler.module_name
+    live, new, report = inputs.live, inputs.new, reconciler.report
     old_definitions = reconciler.definitions = definition_index(module_name, live)
-    reconciler.created = created
+    reconciler.created = inputs.created
     change = NamespaceChange(values={}, removed=[], replaced={})
     definitions = []
     # Data first: a kept sentinel (``MISSING = object()``) must be known before
@@ -101,53 +128,65 @@ def reconcile_namespace(
             continue
         before = live.get(name, _MISSING)
         if value is before:
-            if defined is not None and name not in defined and _was_defined(name, before, defined_before, mentioned):
+            if inputs.is_removed(name, before):
                 change.removed.append(name)
             continue
         if _is_definition(value, module_name):
             definitions.append((name, value, before))
             continue
-        after = _decide_data(reconciler, name, before, value, policy, report)
+        after = _decide_data(reconciler, name, before, value, inputs)
         _record(change, name, before, after)
     _preflight(reconciler, definitions, old_definitions)
-    for entry in undecorated:
+    for entry in inputs.undecorated:
         new_function = cast(FunctionType, entry.new_function)  # set by the run of the new source
+        _keep_decorator_marks(entry.old_function, new_function)
         reconciler.update_function(entry.old_function, new_function, new_function.__qualname__)
         if is_cache_wrapper(entry.live):
             reconciler.tx.on_commit(entry.live.cache_clear)
     for name, value, before in definitions:
-        if type(value) is FunctionType:
-            # The common case, kept short: a module-level function and its old self.
-            counterpart = old_definitions.get(value.__qualname__)
-            if type(counterpart) is FunctionType:
-                after = reconciler.update_function(counterpart, value, value.__qualname__)
-            else:
-                after = _decide_definition(reconciler, name, before, value, value, old_definitions, report)
-        else:
-            after = _decide_definition(reconciler, name, before, value, _target(value), old_definitions, report)
+        after = _decide_definition(reconciler, name, before, value, _target(value), old_definitions)
         _record(change, name, before, after)
     # Now that every definition is folded, data the reload made (``TABLE =
     # {"main": Service}``) can be pointed at the kept objects.
     for name, value in change.values.items():
         if not _is_definition(value, module_name):
-            change.values[name] = reconciler.remap_container(value, created)
+            change.values[name] = reconciler.remap_container(value, inputs.created)
     for name in live:
         # Names the live module gained while the new source ran (a submodule
         # imported by it sets itself on the package) are not the source's to remove.
-        if name not in new and name not in IMPORT_STATE and name in before_run:
+        if name not in new and name not in IMPORT_STATE and name in inputs.before_run:
             change.removed.append(name)
-    change.removed = [name for name in change.removed if name not in policy.keep]
+    change.removed = [name for name in change.removed if name not in inputs.policy.keep]
     report.removed.extend(change.removed)
     return change
 
 
 def _preflight(reconciler: Reconciler, definitions: List[Tuple[str, Any, Any]], old: Dict[str, Any]) -> None:
     """Checks every class change before the first function is touched: another thread
-    must never run new code from a reload that is going to fail."""
+    must never run new code from a reload that is going to fail.
+
+    Base changes are applied here, first of all changes: whether CPython accepts
+    one is only known by trying, and if it refuses, nothing else has changed yet.
+    """
+    pairs = []
     for _, value, _ in definitions:
         counterpart = old.get(value.__qualname__) if isinstance(value, type) else None
         if isinstance(counterpart, type) and counterpart is not value:
             preflight_class(reconciler, counterpart, value, value.__qualname__)
+            pairs.append((counterpart, value))
+    for counterpart, value in pairs:
+        rebase_class(reconciler, counterpart, value, value.__qualname__, old)
+
+
+def _keep_decorator_marks(old: FunctionType, new: FunctionType) -> None:
+    """A decorator left out of the re-run set attributes on the live function
+    (``f.pass_arg = ...``, pytest marks, ``typing.final``) that the new one lacks:
+    the function's ``__dict__`` follows the new function, so carry them over."""
+    marks = old.__dict__
+    if marks:
+        fresh = new.__dict__
+        for key, value in marks.items():
+            fresh.setdefault(key, value)
 
 
 def _target(value: Any) -> Any:
@@ -170,9 +209,7 @@ def _record(change: NamespaceChange, name: str, before: Any, after: Any) -> None
         change.replaced[name] = before
 
 
-def _was_defined(
-    name: str, value: Any, defined_before: Optional[Callable[[str], bool]], mentioned: Callable[[str], bool]
-) -> bool:
+def _was_defined(name: str, value: Any, old_source: Optional[SourceMap], mentioned: Callable[[str], bool]) -> bool:
     """Whether a name the new code no longer binds came from the source (so it goes).
 
     Names set from outside (a submodule attribute, a value assigned at run time)
@@ -184,20 +221,14 @@ def _was_defined(
         return False
     if mentioned(name):
         return False
-    if defined_before is not None:
-        return defined_before(name)
+    if old_source is not None:
+        return old_source.binds("", name)
     return not isinstance(value, types.ModuleType)
 
 
-def _decide_data(
-    reconciler: Reconciler,
-    name: str,
-    before: Any,
-    value: Any,
-    policy: DataPolicy,
-    report: ReloadReport,
-) -> Any:
+def _decide_data(reconciler: Reconciler, name: str, before: Any, value: Any, inputs: NamespaceInputs) -> Any:
     """The value a data ``name`` will hold after the reload (containers are remapped later)."""
+    report = reconciler.report
     if before is _MISSING:
         report.added.append(name)
         return value
@@ -206,12 +237,28 @@ def _decide_data(
     if _is_binding(before) or _is_binding(value):
         report.refreshed.append(name)
         return reconciler.kept(value)
-    if policy.keeps_live_value(name, before, value):
+    if not inputs.source_known and inputs.defined_by_def(name) and name not in inputs.policy.keep:
+        # A decorated definition (a click command, a registered handler): the
+        # edit must apply, into the live object where its function can be found.
+        return _fold_decorated(reconciler, name, before, value)
+    if inputs.policy.keeps_live_value(name, before, value):
         report.kept.append(name)
         reconciler.fold_data(before, value)
         return before
     report.refreshed.append(name)
     return value
+
+
+def _fold_decorated(reconciler: Reconciler, name: str, before: Any, value: Any) -> Any:
+    """The live decorated object with the new function folded into the one it holds,
+    or, where either side holds none that can be found, the new object."""
+    old_function, new_function = find_wrapped(before, name), find_wrapped(value, name)
+    if old_function is None or new_function is None:
+        reconciler.report.refreshed.append(name)
+        return value
+    reconciler.update_function(old_function, new_function, name)
+    reconciler.fold(before, value)
+    return before
 
 
 def _decide_definition(
@@ -221,23 +268,30 @@ def _decide_definition(
     value: Any,
     target: Any,
     old_definitions: Dict[str, Any],
-    report: ReloadReport,
 ) -> Any:
-    """A function or class defined in this module: fold it into its old counterpart, if any."""
+    """A function or class defined in this module: fold it into its old counterpart, if any.
+
+    Counterparts are found by qualified name; lambdas and factory-made functions
+    (``<lambda>``, ``f.<locals>.g``), which share their qualified names, only by
+    the name that holds them, and an old object that already stands for another
+    new one is never used twice.
+    """
     already = reconciler.replaced.get(id(value))
     if already is not None:
         return already
-    counterpart = old_definitions.get(target.__qualname__, _MISSING)
-    if counterpart is _MISSING and before is not _MISSING and _qualname(before) == target.__qualname__:
-        counterpart = before  # lambdas and factory-made functions: matched by the name holding them
+    qualname = target.__qualname__
+    counterpart = old_definitions.get(qualname, _MISSING)
+    if counterpart is _MISSING and before is not _MISSING and _qualname(before) == qualname:
+        if id(before) not in reconciler.folded_into:
+            counterpart = before
     if counterpart is not _MISSING:
-        kept = reconciler.reconcile(counterpart, value, target.__qualname__)
+        kept = reconciler.reconcile(counterpart, value, qualname)
         if kept is not None:
             return kept
     if before is _MISSING:
-        report.added.append(name)
+        reconciler.report.added.append(name)
     else:
-        report.refreshed.append(name)
+        reconciler.report.refreshed.append(name)
     return reconciler.adopt_new(value)
 
 

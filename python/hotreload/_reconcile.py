@@ -14,27 +14,16 @@ from typing import Any, Container, Dict, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
-from hotreload._policy import SourceMap
+from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function
+from hotreload._policy import is_immutable
+from hotreload._report import ReloadReport
+from hotreload._source_map import SourceMap
 from hotreload._transaction import Transaction
 
-_CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
 _CONTAINERS = frozenset({list, dict, set, tuple, types.FunctionType})
 
 SourceMaps = Tuple[SourceMap, SourceMap]
 """The previous and the new source of the module, cut into statements."""
-
-
-def is_function(value: object) -> bool:
-    return type(value) is types.FunctionType
-
-
-def is_class(value: object) -> bool:
-    return isinstance(value, type)
-
-
-def is_cache_wrapper(value: object) -> bool:
-    """A ``functools.lru_cache``/``cache`` wrapper around a plain function."""
-    return type(value) is _CACHE_WRAPPER and is_function(getattr(value, "__wrapped__", None))
 
 
 def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
@@ -56,7 +45,13 @@ def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
 class Reconciler:
     """Folds new objects into old ones within one transaction."""
 
-    def __init__(self, tx: Transaction, module_name: str, source_maps: Optional[SourceMaps] = None) -> None:
+    def __init__(
+        self,
+        tx: Transaction,
+        module_name: str,
+        source_maps: Optional[SourceMaps] = None,
+        report: Optional[ReloadReport] = None,
+    ) -> None:
         self.tx = tx
         self.module_name = module_name
         # None where the previous source is unknown: class data then follows the type-based rule.
@@ -65,12 +60,14 @@ class Reconciler:
         # are kept alive by `_new` so their ids stay unique.
         self.replaced: Dict[int, Any] = {}
         self._new: List[Any] = []
-        self.updated: List[str] = []
-        self.added: List[str] = []
-        # Class-level data, by "Class.name" (module-level data is decided in _namespace).
-        self.kept_data: List[str] = []
-        self.refreshed_data: List[str] = []
-        self.warnings: List[str] = []
+        # ids of the old objects something was folded into: one old object
+        # never stands for two different new ones.
+        self.folded_into: Set[int] = set()
+        # What happened, by name, straight into the reload's report.
+        self.report = report if report is not None else ReloadReport(module=module_name)
+        self.updated = self.report.updated
+        self.added = self.report.added
+        self.warnings = self.report.warnings
         self._remapped: Set[int] = set()
         # Old definitions of the module by qualified name, and the ids of the
         # objects the run of the new source made (both set by the reload).
@@ -85,16 +82,18 @@ class Reconciler:
         """Records that ``new`` is now represented by ``old``."""
         if old is not new:
             self.replaced[id(new)] = old
+            self.folded_into.add(id(old))
             self._new.append(new)
 
     def fold_data(self, live: Any, new: Any) -> None:
         """Records that the reload keeps ``live`` where the new source made ``new``.
 
         Functions whose defaults were made with ``new`` (a sentinel such as
-        ``MISSING = object()``, or a string compared with ``is`` like argparse's
-        ``SUPPRESS``) get ``live`` instead when they are updated.
+        ``MISSING = object()``, an enum member) get ``live`` instead when they
+        are updated. Shared immutables (numbers, strings, tuples) are never
+        substituted: an equal constant elsewhere is not the kept value.
         """
-        if live is not new:
+        if live is not new and not is_immutable(new):
             self.fold(live, new)
 
     def kept(self, value: Any) -> Any:
@@ -271,31 +270,6 @@ class Reconciler:
         elif is_function(value):
             self.remap_closure(value)
         return value
-
-
-def filled_cells(func: types.FunctionType) -> List[Tuple[Any, Any]]:
-    """``(cell, value)`` for each closure cell of ``func`` that holds a value (empty ones left out)."""
-    found = []
-    for cell in func.__closure__ or ():
-        try:
-            found.append((cell, cell.cell_contents))
-        except ValueError:
-            pass
-    return found
-
-
-def functions_in(value: Any) -> List[types.FunctionType]:
-    """The plain functions inside a class attribute: itself, or the ones a wrapper holds."""
-    if is_function(value):
-        return [value]
-    if isinstance(value, (classmethod, staticmethod)):
-        inner = value.__func__
-        return [cast(types.FunctionType, inner)] if is_function(inner) else []
-    if isinstance(value, property):
-        return [cast(types.FunctionType, f) for f in (value.fget, value.fset, value.fdel) if is_function(f)]
-    if is_cache_wrapper(value):
-        return [value.__wrapped__]
-    return []
 
 
 def _update_class_cell(old: type, new: type, journal: Any) -> None:

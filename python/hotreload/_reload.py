@@ -1,18 +1,21 @@
-"""``hotreload.reload``: re-execute a module's source into the same module object.
+"""``hotreload.reload``: bring a module's new source into the same module object.
 
 The story of a reload:
 
-1. read the module's current source from its file (never a ``.pyc``) and compile it;
-   Unchanged decorators of module-level functions are left out (see
-   _decorators.py), so registrations happen once; the main script's
-   ``if __name__ == "__main__":`` block is left out, so it does not start again;
-2. run it in a scratch namespace, a copy of the module's dict: new definitions
-   see the module's own names, and no other thread ever sees a half-executed
-   module (``sys.modules`` keeps the live module, so a concurrent import gets it);
-3. point the functions the run created at the module's real dict;
-4. in one transaction, fold new functions and classes into the old ones,
-   decide each data name by the data policy, write the result into the
-   module's dict and rebind ``from module import name`` copies elsewhere;
+1. read the module's current source from its file (never a ``.pyc``) and cut it
+   into statements;
+2. decide what runs (_plan.py): where the source the module was last loaded
+   from is known, only the statements that are new or whose text changed;
+   otherwise, or with ``full=True``, the whole module. Unchanged decorators of
+   the functions that run are left out (_decorators.py), so registrations
+   happen once; the main script's ``if __name__ == "__main__":`` block never runs;
+3. run that in a scratch namespace, a copy of the module's dict (_scratch.py):
+   new definitions see the module's own live values, and no other thread ever
+   sees a half-executed module (``sys.modules`` keeps the live module);
+4. in one transaction, fold new functions and classes into the old ones, decide
+   each data name by the data policy, give definitions that only moved their
+   new line numbers, write the result into the module's dict and rebind
+   ``from module import name`` copies elsewhere;
 5. on any failure, roll the transaction back and raise :class:`ReloadError`:
    the module is exactly as it was.
 """
@@ -34,9 +37,12 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
 from hotreload._errors import ReloadError
-from hotreload._namespace import reconcile_namespace, stored_names
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
+from hotreload._moved import move_definitions
+from hotreload._namespace import NamespaceInputs, reconcile_namespace, removal_rule, stored_names
+from hotreload._plan import RunPlan, plan_changed, plan_whole_module
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, name_list
+from hotreload._source_map import SourceMap, map_source
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
 from hotreload._registries import repoint_registries
@@ -50,17 +56,19 @@ logger = logging.getLogger("hotreload")
 # One reload at a time, whichever thread asks (a watcher, the main program).
 _reload_lock = threading.RLock()
 
-_OPTIONS = frozenset({"keep", "refresh", "rebind"})
+_OPTIONS = frozenset({"keep", "refresh", "rebind", "full"})
 
 
 def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport:
-    """Re-executes ``module``'s current source and reconciles it into the same module object.
+    """Brings ``module``'s current source into the same module object.
 
-    ``module`` is a module or its dotted name. Functions and classes keep their
-    identity and get the new behaviour; data follows the data policy; names no
-    longer defined are removed. Options: ``keep`` and ``refresh`` (extra names
-    for the data policy), ``rebind`` (default True: rebind ``from module import
-    name`` copies in other modules).
+    ``module`` is a module or its dotted name. Where the source the module was
+    last loaded from is known, only new and edited top-level statements run;
+    otherwise (or with ``full=True``) the whole module runs. Functions and
+    classes keep their identity and get the new behaviour; data follows the
+    data policy; names no longer defined are removed. Options: ``keep`` and
+    ``refresh`` (extra names for the data policy), ``rebind`` (default True:
+    rebind ``from module import name`` copies in other modules), ``full``.
 
     Raises :class:`ReloadError` (nothing changed) if the source cannot be read,
     compiled or executed, or if an object cannot be reconciled.
@@ -99,29 +107,29 @@ class _Reload:
     def run(self) -> ReloadReport:
         started = time.perf_counter()
         data, text = self._read()
-        previous = _sources.previous(self.name)
-        maps = (map_source(previous), map_source(text)) if previous is not None else None
+        new_map = self.new_map = map_source(text)
+        previous = _sources.previous_map(self.name)
+        plan = self._plan(previous, new_map)
         lines = text.split("\n")
-        source: Union[bytes, str] = data
-        if self.name == "__main__":
-            source = _without_main_guard(lines, maps[1] if maps is not None else map_source(text))
-        undecorated: Dict[str, Undecorated] = {}
-        if text.startswith("@") or "\n@" in text:
-            old_map, new_map = maps if maps is not None else (None, map_source(text))
-            undecorated = plan_undecorated(old_map, new_map, lines, self.module.__dict__)
-        if maps is not None or not undecorated:
-            code = self._compile(strip_decorators(lines, undecorated) if undecorated else source)
-            namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+        undecorated = self._undecorated(plan, previous, new_map, lines)
+        unit = plan.unit(lines)
+        if undecorated:
+            unit = strip_decorators(unit.split("\n"), undecorated)
+        whole_file = not plan.incremental and len(plan.run) == plan.total and not undecorated
+        if previous is None and undecorated:
+            code, namespace, created, undecorated = self._execute_unknown_source(data, unit, undecorated)
         else:
-            code, namespace, created, undecorated = self._execute_unknown_source(source, lines, undecorated)
-        self._reconcile(namespace, created, code, text, maps, undecorated)
-        _sources.record(self.name, data)
+            code = self._compile(data if whole_file else unit)
+            namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+        maps = (previous, new_map) if previous is not None else None
+        self._reconcile(namespace, created, code, text, maps, plan, undecorated)
+        _sources.record(self.name, data, new_map)
         linecache.checkcache(self.path)
         forget_imports(self.module)
         self.report.duration = time.perf_counter() - started
         return self.report
 
-    # -- 1. read and compile --------------------------------------------------
+    # -- 1. and 2. read, and decide what runs ------------------------------------
 
     def _read(self) -> Tuple[bytes, str]:
         try:
@@ -134,6 +142,32 @@ class _Reload:
                 name=self.name,
                 path=self.path,
             ) from error
+
+    def _plan(self, previous: Optional[SourceMap], new_map: SourceMap) -> RunPlan:
+        is_main = self.name == "__main__"
+        if previous is None:
+            self.report.ran = "whole module (previous source unknown)"
+            plan = plan_whole_module(new_map, is_main)
+        elif self.options.get("full", False):
+            self.report.ran = "whole module (full=True)"
+            plan = plan_whole_module(new_map, is_main)
+        else:
+            live = self.module.__dict__
+            refresh = name_list(live, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
+            plan = plan_changed(previous, new_map, live, refresh, is_main)
+            self.report.ran = f"{len(plan.run)} of {plan.total} statements"
+            self.report.kept.extend(plan.kept_data(new_map, live))
+        self.report.statements_run = len(plan.run)
+        return plan
+
+    def _undecorated(
+        self, plan: RunPlan, previous: Optional[SourceMap], new_map: SourceMap, lines: List[str]
+    ) -> Dict[str, Undecorated]:
+        decorated = [s for s in plan.run if s.header_line > s.first_line and s.defines]
+        if not decorated:
+            return {}
+        rebuilt = plan.rebuilt(new_map) if plan.incremental else None
+        return plan_undecorated(previous, new_map, decorated, lines, self.module.__dict__, rebuilt)
 
     def _compile(self, data: Union[bytes, str]) -> types.CodeType:
         try:
@@ -149,7 +183,7 @@ class _Reload:
             ) from error
 
     def _execute_unknown_source(
-        self, data: Union[bytes, str], lines: List[str], plan: Dict[str, Undecorated]
+        self, data: bytes, stripped: str, plan: Dict[str, Undecorated]
     ) -> Tuple[types.CodeType, Dict[str, Any], Created, Dict[str, Undecorated]]:
         """Without the previous source, decorators are re-run as written (their
         arguments may have been edited); only if that fails (a registry refusing
@@ -161,7 +195,7 @@ class _Reload:
         except ReloadError as error:
             first_error = error
         try:
-            code = self._compile(strip_decorators(lines, plan))
+            code = self._compile(stripped)
             namespace, created = self._execute(code, Adopter(plan))
         except ReloadError:
             raise first_error from first_error.__cause__
@@ -171,7 +205,7 @@ class _Reload:
         )
         return code, namespace, created, plan
 
-    # -- 2. and 3. execute in a scratch namespace -------------------------------
+    # -- 3. execute in a scratch namespace ----------------------------------------
 
     def _execute(self, code: types.CodeType, adopter: Optional[Adopter]) -> Tuple[Dict[str, Any], Created]:
         """Runs ``code`` in a copy of the module's dict (see _scratch.py)."""
@@ -184,7 +218,7 @@ class _Reload:
 
     def _execution_error(self, error: BaseException, lineno: Optional[int]) -> ReloadError:
         return ReloadError(
-            f"cannot reload module {self.name}: {type(error).__name__}: {error} "
+            f"cannot reload module {self.name}: {type(error).__name__}: {_describe(error)} "
             f"(while executing {self.path}, line {lineno})",
             name=self.name,
             path=self.path,
@@ -200,30 +234,38 @@ class _Reload:
         code: types.CodeType,
         text: str,
         maps: Optional[Tuple[SourceMap, SourceMap]],
+        plan: RunPlan,
         undecorated: Dict[str, Undecorated],
     ) -> None:
         live = self.module.__dict__
         old_map, new_map = maps if maps is not None else (None, None)
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
+        if plan.incremental:
+            removed = plan.removed
 
-        module_policy = DataPolicy(keep, refresh, "", old_map, new_map)
+            def is_removed(name: str, value: Any) -> bool:
+                return name in removed
+
+        else:
+            is_removed = removal_rule(stored_names(code), old_map, functools.partial(_mentions, text))
+        inputs = NamespaceInputs(
+            live=live,
+            new=namespace,
+            policy=DataPolicy(keep, refresh, "", old_map, new_map),
+            created=created,
+            undecorated=[e for e in undecorated.values() if e.new_function is not None],
+            before_run=self.names_before_run,
+            is_removed=is_removed,
+            source_known=old_map is not None,
+            defined_by_def=functools.partial(self.new_map.defines, ""),
+        )
         try:
             with Transaction() as tx:
-                reconciler = Reconciler(tx, self.name, maps)
-                change = reconcile_namespace(
-                    reconciler,
-                    live,
-                    namespace,
-                    stored_names(code),
-                    None if old_map is None else functools.partial(old_map.binds, ""),
-                    module_policy,
-                    created,
-                    [e for e in undecorated.values() if e.new_function is not None],
-                    self.names_before_run,
-                    functools.partial(_mentions, text),
-                    self.report,
-                )
+                reconciler = Reconciler(tx, self.name, maps, self.report)
+                change = reconcile_namespace(reconciler, inputs)
+                if plan.moved and new_map is not None:
+                    self.report.moved.extend(move_definitions(tx, plan.moved, live, new_map, self.path))
                 for name, value in change.values.items():
                     tx.set_item(live, name, value)
                 for name in change.removed:
@@ -231,22 +273,17 @@ class _Reload:
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                     repoint_registries(tx, self.module, live, reconciler.replaced)
-                self.report.updated.extend(reconciler.updated)
-                self.report.added.extend(reconciler.added)
-                self.report.kept.extend(reconciler.kept_data)
-                self.report.refreshed.extend(reconciler.refreshed_data)
-                self.report.warnings.extend(reconciler.warnings)
         except ReloadError as error:
             if error.path is None:
                 raise self._locate(error, text) from error.__cause__
             raise
         except Exception as error:
             raise ReloadError(
-                f"cannot reload module {self.name} ({self.path}): reconciling failed: {type(error).__name__}: {error}",
+                f"cannot reload module {self.name} ({self.path}): reconciling failed: "
+                f"{type(error).__name__}: {_describe(error)}",
                 name=self.name,
                 path=self.path,
             ) from error
-
 
     def _locate(self, error: ReloadError, text: str) -> ReloadError:
         """The same error, with this module's file and the line of the definition it names."""
@@ -258,21 +295,12 @@ class _Reload:
         return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
 
 
-_MAIN_GUARD = re.compile(r"""if\s*\(?\s*(__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__)""")
-
-
-def _without_main_guard(lines: List[str], source: SourceMap) -> str:
-    """The main script's source with its ``if __name__ == "__main__":`` blocks blanked.
-
-    Reloading the script that runs the program must not start the program a
-    second time; its definitions are reloaded, its running main loop goes on.
-    ``lines`` is changed in place (line numbers are kept).
-    """
-    for statement in source.statements(""):
-        if _MAIN_GUARD.match(statement.text):
-            for number in range(statement.first_line, statement.last_line + 1):
-                lines[number - 1] = ""
-    return "\n".join(lines)
+def _describe(error: BaseException) -> str:
+    """``str(error)``, even for an exception whose ``__str__`` raises."""
+    try:
+        return str(error)
+    except Exception:  # a broken __str__ must not hide the real error
+        return f"<{type(error).__name__} whose str() failed>"
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -28,7 +28,13 @@ class ReloadReport:
     """Data names that took the new value."""
     rebound: List[str] = field(default_factory=list)
     """References in other modules rebound to the new value."""
+    moved: List[str] = field(default_factory=list)
+    """Names whose definitions did not change but moved to other lines (given the new line numbers)."""
     warnings: List[str] = field(default_factory=list)
+    ran: str = ""
+    """What ran: ``"3 of 120 statements"``, or ``"whole module (...)"`` and why."""
+    statements_run: int = 0
+    """How many top-level statements of the new source ran."""
     duration: float = 0.0
     """Seconds the reload took, end to end."""
 
@@ -38,7 +44,8 @@ class ReloadReport:
         return bool(self.updated or self.added or self.removed or self.refreshed or self.rebound)
 
     def __str__(self) -> str:
-        parts = [f"reloaded {self.module} in {self.duration * 1000:.1f} ms"]
+        ran = f" (ran {self.ran})" if self.ran else ""
+        parts = [f"reloaded {self.module} in {self.duration * 1000:.1f} ms{ran}"]
         for label, names in (
             ("updated", self.updated),
             ("added", self.added),
@@ -46,6 +53,7 @@ class ReloadReport:
             ("refreshed", self.refreshed),
             ("kept", self.kept),
             ("rebound", self.rebound),
+            ("moved", self.moved),
         ):
             if names:
                 parts.append(f"{label} {len(names)} ({_preview(names)})")

@@ -5,8 +5,9 @@ module's own names (the ``try: X except NameError:`` idiom keeps working) while
 the live module, and every thread using it, sees nothing until the reload
 commits. The functions the run creates capture the scratch dict as their
 ``__globals__``; they are found in the youngest garbage-collector generation
-(the collector is paused while a reload runs, so nothing leaves it) and pointed
-at the module's real dict, in Rust (``__globals__`` has no setter).
+(the collector is paused while a reload runs, so nothing leaves it), in one
+Rust call that no other thread can observe, and pointed at the module's real
+dict, in Rust too (``__globals__`` has no setter).
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import weakref
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from hotreload import _hotreload
-from hotreload._reconcile import filled_cells, functions_in, is_class
-
-_SUSPENDABLE = frozenset({types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType})
+from hotreload._kinds import filled_cells, functions_in, is_class
 
 
 class ScratchRunError(Exception):
@@ -41,7 +40,7 @@ def run_in_scratch(
     """
     namespace = dict(module.__dict__)
     namespace.update(extra)
-    young_before = {id(obj) for obj in gc.get_objects(0)}
+    young_before = _hotreload.young_ids()
     collections: List[object] = []
 
     def on_collection(phase: str, info: Dict[str, Any]) -> None:
@@ -55,41 +54,28 @@ def run_in_scratch(
     except Exception as error:
         raise ScratchRunError(error, _line_in_file(error.__traceback__, code.co_filename)) from error
     finally:
-        young = gc.get_objects(0)
+        functions, suspendable, created = _hotreload.made_by_run(namespace, young_before)
         gc.callbacks.remove(on_collection)
         for name in extra:
             namespace.pop(name, None)
-    _move_to_module_globals(namespace, module.__dict__, young, walk=bool(collections))
-    return namespace, Created(young, young_before)
-
-
-def _move_to_module_globals(namespace: Dict[str, Any], globals_: Dict[str, Any], young: List[Any], walk: bool) -> None:
-    """Points every function the run made at the module's dict instead of the scratch one."""
-    functions = [obj for obj in young if type(obj) is types.FunctionType and obj.__globals__ is namespace]
-    if walk:
+    if collections:
         functions.extend(_reachable_functions(namespace.values(), namespace))
-    _hotreload.rebind_globals(functions, namespace, globals_)
-    for obj in young:
-        if type(obj) not in _SUSPENDABLE:
-            continue
+    _hotreload.rebind_globals(functions, namespace, module.__dict__)
+    for obj in suspendable:
         frame = getattr(obj, "gi_frame", None) or getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None)
         if frame is not None and frame.f_globals is namespace:
             # A suspended generator's frame borrows the scratch dict (3.11+).
             weakref.finalize(obj, _keep_alive, namespace)
+    return namespace, Created(created)
 
 
 class Created:
-    """Ids of the objects a run of the new source allocated (a set, built on first use)."""
+    """Ids of the objects a run of the new source allocated."""
 
-    def __init__(self, young: List[Any], before: Set[int]) -> None:
-        self._young: Optional[List[Any]] = young
-        self._before = before
-        self._ids: Set[int] = set()
+    def __init__(self, ids: Set[int]) -> None:
+        self._ids = ids
 
     def __contains__(self, object_id: object) -> bool:
-        if self._young is not None:
-            self._ids = {id(obj) for obj in self._young} - self._before
-            self._young = None
         return object_id in self._ids
 
 

@@ -1,0 +1,185 @@
+"""Which top-level statements a reload runs.
+
+Where hotreload knows the source a module was last loaded from, a reload runs
+only the statements that are new or whose text changed, in source order,
+against the live module's values. Unchanged statements do not run again: their
+side effects do not repeat (``app = Flask(__name__)`` stays the one app, a model
+class stays the one its metaclass registered), and definitions that only moved
+keep their identity and get their new line numbers (see _moved.py).
+
+A few unchanged statements run all the same:
+
+- those binding a name in ``__hotreload_refresh__``;
+- those that use a name a re-run definition binds, where every name they bind
+  holds a function or class (``handler = make_handler()`` after
+  ``make_handler`` changed: the new handler is then folded into the live one);
+- ``from __future__`` imports, which set the compiler flags of the unit.
+
+Without the previous source, or with ``reload(m, full=True)``, everything runs.
+Either way, the main script's ``if __name__ == "__main__":`` block never does:
+reloading it must not start the program a second time.
+
+The unit that runs is the module's own source with every other statement
+blanked, so line numbers stay exact for tracebacks, ``inspect`` and breakpoints.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, FrozenSet, List, Optional, Pattern, Set, Tuple
+
+from hotreload._kinds import is_class, is_definition_object
+from hotreload._source_map import SourceMap, Statement
+
+
+@dataclass
+class RunPlan:
+    """The statements of the new source that run, and what the others tell."""
+
+    run: List[Statement]
+    """Statements of the new source that run, in source order."""
+    total: int
+    """How many top-level statements the new source has."""
+    incremental: bool
+    """True when only changed statements run; False for a run of the whole module."""
+    moved: List[Tuple[Statement, Statement]] = field(default_factory=list)
+    """(old, new) pairs of unchanged statements that now start on another line."""
+    removed: FrozenSet[str] = frozenset()
+    """Names bound only by statements that disappeared (incremental plans only)."""
+
+    def rebuilt(self, source: SourceMap) -> Set[str]:
+        """The names the running statements bind."""
+        names: Set[str] = set()
+        for statement in self.run:
+            names |= source.binds_of(statement)
+        return names
+
+    def kept_data(self, source: SourceMap, live: Dict[str, Any]) -> List[str]:
+        """Data names bound only by statements that did not run: they keep their live value."""
+        if not self.incremental:
+            return []
+        rebuilt = self.rebuilt(source)
+        running = {id(s) for s in self.run}
+        names: Set[str] = set()
+        for statement in source.statements(""):
+            if id(statement) not in running and not statement.defines:
+                names |= source.binds_of(statement)
+        return sorted(
+            name
+            for name in names - rebuilt
+            if name in live and not name.startswith("__") and not _is_binding(live[name])
+        )
+
+    def unit(self, lines: List[str]) -> str:
+        """The source to compile: the running statements on their own lines, the rest blank."""
+        if len(self.run) == self.total and not self.incremental:
+            return "\n".join(lines)
+        unit = [""] * len(lines)
+        for statement in self.run:
+            unit[statement.first_line - 1 : statement.last_line] = lines[statement.first_line - 1 : statement.last_line]
+        return "\n".join(unit)
+
+
+def plan_whole_module(new: SourceMap, is_main: bool) -> RunPlan:
+    """Every statement runs (but the main guard of the running script)."""
+    statements = new.statements("")
+    run = [s for s in statements if not (is_main and new.is_main_guard(s))]
+    return RunPlan(run=run, total=len(statements), incremental=False)
+
+
+def plan_changed(
+    old: SourceMap, new: SourceMap, live: Dict[str, Any], refresh: FrozenSet[str], is_main: bool
+) -> RunPlan:
+    """Only new and edited statements run (and the few unchanged ones that must, see above)."""
+    statements = new.statements("")
+    unchanged, unmatched_old = _match(old.statements(""), statements)
+    runs = [s for s in statements if id(s) not in unchanged or s.text.startswith("from __future__")]
+    running = {id(s) for s in runs}
+    runs.extend(_forced(new, statements, unchanged, running, live, refresh))
+    if is_main:
+        runs = [s for s in runs if not new.is_main_guard(s)]
+    runs.sort(key=lambda s: s.first_line)
+    moved = [(unchanged[id(s)], s) for s in statements if id(s) in unchanged and unchanged[id(s)].first_line != s.first_line]
+    return RunPlan(
+        run=runs,
+        total=len(statements),
+        incremental=True,
+        moved=moved,
+        removed=_removed_names(old, new, unmatched_old),
+    )
+
+
+def _match(old: List[Statement], new: List[Statement]) -> Tuple[Dict[int, Statement], List[Statement]]:
+    """Pairs each new statement with an old one of the same text, in order.
+
+    Returns ``{id(new statement): old statement}`` for the unchanged ones and
+    the old statements nothing matched (they disappeared or were edited).
+    """
+    pool: Dict[int, List[Statement]] = {}
+    for statement in reversed(old):
+        pool.setdefault(statement.digest, []).append(statement)
+    unchanged: Dict[int, Statement] = {}
+    for statement in new:
+        candidates = pool.get(statement.digest)
+        if candidates:
+            unchanged[id(statement)] = candidates.pop()
+    left = [s for candidates in pool.values() for s in candidates]
+    return unchanged, left
+
+
+def _forced(
+    new: SourceMap,
+    statements: List[Statement],
+    unchanged: Dict[int, Statement],
+    running: Set[int],
+    live: Dict[str, Any],
+    refresh: FrozenSet[str],
+) -> List[Statement]:
+    """Unchanged statements that run all the same, in source order."""
+    forced: List[Statement] = []
+    rebuilt = {s.defines for s in statements if id(s) in running and s.defines}
+    uses_rebuilt: Optional[Pattern[str]] = _word_pattern(rebuilt)
+    for statement in statements:
+        if id(statement) in running:
+            continue
+        binds = new.binds_of(statement)
+        if binds & refresh:
+            forced.append(statement)
+            continue
+        if statement.defines or uses_rebuilt is None or not binds:
+            continue
+        if uses_rebuilt.search(statement.text) and all(_holds_definition(live, name) for name in binds):
+            forced.append(statement)
+            rebuilt |= binds
+            uses_rebuilt = _word_pattern(rebuilt)
+    return forced
+
+
+def _is_binding(value: Any) -> bool:
+    """Modules and definitions: bindings the source states, not data."""
+    return isinstance(value, types.ModuleType) or is_definition_object(value) or is_class(value)
+
+
+def _holds_definition(live: Dict[str, Any], name: str) -> bool:
+    value = live.get(name)
+    return is_definition_object(value) or is_class(value)
+
+
+def _word_pattern(names: Set[str]) -> Optional[Pattern[str]]:
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    return re.compile(r"(?<![\w.])(?:" + alternatives + r")(?!\w)")
+
+
+def _removed_names(old: SourceMap, new: SourceMap, gone: List[Statement]) -> FrozenSet[str]:
+    """Names bound by statements that disappeared and by no statement of the new source."""
+    candidates: Set[str] = set()
+    for statement in gone:
+        candidates |= old.binds_of(statement)
+    candidates = {name for name in candidates if not (name.startswith("__") and name.endswith("__"))}
+    if not candidates:
+        return frozenset()
+    return frozenset(name for name in candidates if not new.binds("", name))

@@ -1,0 +1,177 @@
+"""A module's source cut into statements: the one grammar hotreload reads source with.
+
+The Rust scanner (``_hotreload.statements``) cuts a source into logical lines
+and groups them into statements per scope, with no ``ast`` parse (that would
+cost more than compiling the module). This module gives those statements
+names, tells which names a statement binds, and answers the questions the
+reload asks of a source: which statements define a name, which changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set
+
+from hotreload import _hotreload
+
+_CLASS_HEADER = re.compile(r"class\s+([A-Za-z_]\w*)")
+_DEF_HEADER = re.compile(r"(?:async\s+)?def\s+([A-Za-z_]\w*)")
+_ASSIGN_TARGETS = re.compile(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*(?::[^=]*)?=(?!=)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_IMPORT = re.compile(r"import\s+(.+)")
+_FROM_IMPORT = re.compile(r"from\s+\S+\s+import\s+\(?([^)]*)\)?")
+_MAIN_GUARD = re.compile(r"""if\s*\(?\s*(__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__)""")
+_FOR_WITH_AS = re.compile(r"(?:for\s+([\w\s,()]+?)\s+in\b|\bas\s+([A-Za-z_]\w*))")
+
+
+class Statement(NamedTuple):
+    """One statement of a scope: where it is, its text (dedented), the name it defines.
+
+    ``defines`` is the name of a ``def`` or ``class`` statement, else ``""``: for
+    those, ``text`` is the decorator lines only (definitions are matched by name);
+    ``header_line`` the line of the ``def``/``class`` itself, below its decorators.
+    """
+
+    first_line: int
+    last_line: int
+    text: str
+    defines: str
+    header_line: int
+    digest: int
+    """A digest of the statement's whole text: equal digests, unchanged statement."""
+
+    @property
+    def decorators(self) -> str:
+        """The text of the decorator lines above a definition (``""`` if none)."""
+        return self.text if self.defines else ""
+
+
+class SourceMap:
+    """A source cut into statements, per scope (``""`` for the module, else a class qualname)."""
+
+    def __init__(self, source: str) -> None:
+        self._raw = _hotreload.statements(source)
+        self._scopes: Dict[str, List[Statement]] = {}
+        self._binds: Dict[str, Set[str]] = {}
+
+    def statements(self, scope: str) -> List[Statement]:
+        """The statements of ``scope`` in source order."""
+        found = self._scopes.get(scope)
+        if found is None:
+            found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
+        return found
+
+    def decorated(self, scope: str) -> List[Statement]:
+        """The definitions of ``scope`` that have decorators."""
+        return [Statement(*raw) for raw in self._raw.get(scope, ()) if raw[4] > raw[0]]
+
+    def defines(self, scope: str, name: str) -> bool:
+        """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
+        return any(raw[3] == name for raw in self._raw.get(scope, ()))
+
+    @staticmethod
+    def is_main_guard(statement: Statement) -> bool:
+        """True for an ``if __name__ == "__main__":`` statement."""
+        return not statement.defines and _MAIN_GUARD.match(statement.text) is not None
+
+    def binds_of(self, statement: Statement) -> Set[str]:
+        """The names ``statement`` binds in its own scope."""
+        if statement.defines:
+            return {statement.defines}
+        found = self._binds.get(statement.text)
+        if found is None:
+            found = self._binds[statement.text] = _bound_names(statement.text)
+        return found
+
+    def _binding(self, scope: str, name: str) -> List[Statement]:
+        found = []
+        for statement in self.statements(scope):
+            if statement[3]:
+                if statement[3] == name:
+                    found.append(statement)
+            elif name in statement[2] and name in self.binds_of(statement):
+                found.append(statement)
+        return found
+
+    def binds(self, scope: str, name: str) -> bool:
+        """True if a statement of ``scope`` binds ``name``."""
+        return bool(self._binding(scope, name))
+
+    def defining_text(self, scope: str, name: str) -> Optional[str]:
+        """The text of every statement of ``scope`` that binds ``name``, joined; None if none does."""
+        texts = [statement[2] for statement in self._binding(scope, name)]
+        return "\n".join(texts) if texts else None
+
+    def first_line(self, scope: str, name: str) -> Optional[int]:
+        """The first line of the first statement of ``scope`` that binds ``name``."""
+        found = self._binding(scope, name)
+        return found[0][0] if found else None
+
+
+def map_source(source: str) -> SourceMap:
+    """Cuts ``source`` into statements for the module scope and every class body."""
+    return SourceMap(source)
+
+
+def _bound_names(text: str) -> Set[str]:
+    """Names a statement binds in its own scope, read off its lines.
+
+    A ``def`` or ``class`` binds its name only; compound statements (``if``,
+    ``try``, ``for``, ``with``) bind what their bodies bind, skipping the bodies
+    of definitions nested in them.
+    """
+    names: Set[str] = set()
+    skip_deeper_than: Optional[int] = None
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if not stripped:
+            continue
+        indent = len(line) - len(stripped)
+        if skip_deeper_than is not None:
+            if indent > skip_deeper_than:
+                continue
+            skip_deeper_than = None
+        if stripped.startswith("@"):
+            continue
+        definition = _CLASS_HEADER.match(stripped) or _DEF_HEADER.match(stripped)
+        if definition:
+            names.add(definition.group(1))
+            skip_deeper_than = indent
+            continue
+        names.update(_names_bound_by_line(stripped))
+    return names
+
+
+def _names_bound_by_line(text: str) -> Iterable[str]:
+    if text.startswith(("import ", "from ")):
+        return _imported_names(text)
+    found: List[str] = []
+    rest = text
+    while True:
+        match = _ASSIGN_TARGETS.match(rest)
+        if not match:
+            break
+        found.extend(_NAME.findall(match.group(1)))
+        rest = rest[match.end():].lstrip()
+    for loop_targets, alias in _FOR_WITH_AS.findall(text):
+        found.extend(_NAME.findall(loop_targets) if loop_targets else [alias])
+    return found
+
+
+def _imported_names(text: str) -> List[str]:
+    match = _FROM_IMPORT.match(text)
+    if match:
+        parts = match.group(1).split(",")
+    else:
+        match = _IMPORT.match(text)
+        parts = match.group(1).split(",") if match else []
+    names = []
+    for part in parts:
+        words = part.split()
+        if not words:
+            continue
+        if len(words) >= 3 and words[-2] == "as":
+            names.append(words[-1])
+        else:
+            names.append(words[0].split(".")[0])
+    return names
