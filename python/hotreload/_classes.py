@@ -67,6 +67,7 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
     _recompute_abstract_methods(reconciler, old)
     if _is_enum(old):
         _keep_members(reconciler, old, new, label)
+    _refresh_annotations(reconciler, old)
 
 
 class _LazyPolicy:
@@ -307,6 +308,46 @@ def _self_and_subclasses(cls: type) -> Iterator[type]:
         seen.add(id(klass))
         yield klass
         stack.extend(type.__subclasses__(klass))
+
+
+def _refresh_annotations(reconciler: Reconciler, cls: type) -> None:
+    """Annotations of the reconciled class name the kept objects and are the new ones.
+
+    On 3.14+ (PEP 649/749) the class's annotate function (now the new class's)
+    looks names up in the new class body's namespace, its ``__classdict__`` cell,
+    which holds the new nested classes: that namespace is pointed at the kept
+    objects. The annotations it cached, ``__annotations_cache__``, are dropped so
+    that the next read computes them anew. On every version, dataclass fields
+    whose type is a replaced object (a nested class) name the kept one instead.
+    """
+    namespace = vars(cls)
+    annotate = namespace.get("__annotate_func__")
+    if is_function(annotate):
+        body = _class_body_namespace(annotate)
+        if body is not None:
+            for name, value in list(body.items()):
+                kept = reconciler.kept(value)
+                if kept is not value:
+                    reconciler.tx.set_item(body, name, kept)
+        if "__annotations_cache__" in namespace:
+            reconciler.tx.delattr(cls, "__annotations_cache__")
+    fields = namespace.get("__dataclass_fields__")
+    for field in fields.values() if isinstance(fields, dict) else ():
+        kept = reconciler.kept(getattr(field, "type", None))
+        if kept is not getattr(field, "type", None):
+            reconciler.tx.setattr(field, "type", kept)
+
+
+def _class_body_namespace(annotate: FunctionType) -> Optional[Dict[str, Any]]:
+    """The class body namespace an annotate function reads (its ``__classdict__`` cell)."""
+    names = annotate.__code__.co_freevars
+    if "__classdict__" not in names or annotate.__closure__ is None:
+        return None
+    try:
+        body = annotate.__closure__[names.index("__classdict__")].cell_contents
+    except ValueError:  # an empty cell
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _keep_members(reconciler: Reconciler, old: type, new: type, label: str) -> None:
