@@ -9,8 +9,9 @@ changed (3.13 gives each class a limited number of type versions).
 from __future__ import annotations
 
 import abc
+import sys
 from types import FunctionType
-from typing import Any, Dict, Iterator, Optional, cast
+from typing import Any, Dict, Iterator, List, Optional, cast
 
 from hotreload._errors import ReloadError
 from hotreload._policy import DataPolicy, is_immutable, name_list, KEEP_LIST, REFRESH_LIST
@@ -311,31 +312,58 @@ def _self_and_subclasses(cls: type) -> Iterator[type]:
 
 
 def _refresh_annotations(reconciler: Reconciler, cls: type) -> None:
-    """Annotations of the reconciled class name the kept objects and are the new ones.
+    """Annotations of the reconciled class and its methods name the kept objects.
 
-    On 3.14+ (PEP 649/749) the class's annotate function (now the new class's)
-    looks names up in the new class body's namespace, its ``__classdict__`` cell,
-    which holds the new nested classes: that namespace is pointed at the kept
-    objects. The annotations it cached, ``__annotations_cache__``, are dropped so
-    that the next read computes them anew. On every version, dataclass fields
-    whose type is a replaced object (a nested class) name the kept one instead.
+    3.9-3.13 evaluate annotations while the class body runs, into dicts that
+    name the new class's nested classes; a class's ``__annotations__`` is taken
+    over before those are folded. 3.14+ (PEP 649/749) evaluate them on first
+    read, looking names up in the new class body's namespace (the
+    ``__classdict__`` cell of the annotate functions), and cache the class's in
+    ``__annotations_cache__``, which is dropped so the next read computes the
+    new annotations. Either way the values are pointed at the kept objects,
+    and so are the types of dataclass fields.
     """
     namespace = vars(cls)
-    annotate = namespace.get("__annotate_func__")
-    if is_function(annotate):
-        body = _class_body_namespace(annotate)
-        if body is not None:
-            for name, value in list(body.items()):
-                kept = reconciler.kept(value)
-                if kept is not value:
-                    reconciler.tx.set_item(body, name, kept)
-        if "__annotations_cache__" in namespace:
+    if _LAZY_ANNOTATIONS:
+        mappings = _class_body_namespaces(namespace)
+        if "__annotations_cache__" in namespace and is_function(namespace.get("__annotate_func__")):
             reconciler.tx.delattr(cls, "__annotations_cache__")
+    else:
+        mappings = _eager_annotations(namespace)
+    for mapping in mappings:
+        for name, value in list(mapping.items()):
+            kept = reconciler.kept(value)
+            if kept is not value:
+                reconciler.tx.set_item(mapping, name, kept)
     fields = namespace.get("__dataclass_fields__")
     for field in fields.values() if isinstance(fields, dict) else ():
         kept = reconciler.kept(getattr(field, "type", None))
         if kept is not getattr(field, "type", None):
             reconciler.tx.setattr(field, "type", kept)
+
+
+_LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
+
+
+def _eager_annotations(namespace: Any) -> List[Dict[str, Any]]:
+    """3.9-3.13: the class's own annotations dict and those of its methods."""
+    found = [namespace.get("__annotations__")]
+    for value in namespace.values():
+        found.extend(getattr(func, "__annotations__", None) for func in functions_in(value))
+    return [mapping for mapping in found if type(mapping) is dict]
+
+
+def _class_body_namespaces(namespace: Any) -> List[Dict[str, Any]]:
+    """3.14+: the class body namespaces the class's and its methods' annotate functions read."""
+    annotates = [namespace.get("__annotate_func__")]
+    for value in namespace.values():
+        annotates.extend(getattr(func, "__annotate__", None) for func in functions_in(value))
+    found: Dict[int, Dict[str, Any]] = {}
+    for annotate in annotates:
+        body = _class_body_namespace(annotate) if is_function(annotate) else None
+        if body is not None:
+            found[id(body)] = body
+    return list(found.values())
 
 
 def _class_body_namespace(annotate: FunctionType) -> Optional[Dict[str, Any]]:

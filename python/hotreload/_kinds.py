@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, List, Tuple, cast
+from typing import Any, Dict, List, Tuple, cast
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
 
@@ -31,6 +31,12 @@ def is_cache_wrapper(value: object) -> bool:
 def is_lazy_import(value: object) -> bool:
     """A 3.15 lazy-import proxy. Told by ``type()``, which never resolves the import."""
     return _LAZY_IMPORT is not None and type(value) is _LAZY_IMPORT
+
+
+def module_namespace(module: types.ModuleType) -> Dict[str, Any]:
+    """A module's dict, read without its class's attribute hooks: a module made by
+    ``importlib.util.LazyLoader`` executes on its first attribute access."""
+    return cast(Dict[str, Any], object.__getattribute__(module, "__dict__"))
 
 
 def is_definition_object(value: object) -> bool:

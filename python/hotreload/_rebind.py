@@ -21,8 +21,9 @@ import re
 import sys
 import threading
 import types
-from typing import Any, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Dict, List, Optional, Set, Tuple
 
+from hotreload._kinds import module_namespace
 from hotreload._transaction import Transaction
 
 # ``lazy`` is a soft keyword (3.15): ``lazy from m import NAME`` binds NAME as the eager form does.
@@ -52,7 +53,7 @@ def rebind_importers(
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
             continue
-        namespace = _namespace_of(other)
+        namespace = module_namespace(other)
         if not any(id(value) in replaced_ids for value in list(namespace.values())):
             continue  # holds none of the replaced objects: nothing to read
         table = import_table(other)
@@ -72,12 +73,6 @@ def rebind_importers(
 
 
 _MISSING = object()
-
-
-def _namespace_of(module: types.ModuleType) -> Dict[str, Any]:
-    """A module's dict, read without running its class's attribute hooks: an
-    ``importlib.util.LazyLoader`` module would execute on its first attribute access."""
-    return cast(Dict[str, Any], object.__getattribute__(module, "__dict__"))
 
 
 def _expand(pairs: Set[Tuple[str, str]], changed: Dict[str, Any], exported: Set[str]) -> List[Tuple[str, str]]:
@@ -108,7 +103,7 @@ def _shared(value: Any) -> bool:
 def import_table(other: types.ModuleType) -> Optional[ImportTable]:
     """The ``from ... import`` statements of ``other``'s source, parsed once per module and
     file; None for a module without a source file."""
-    namespace = _namespace_of(other)
+    namespace = module_namespace(other)
     path = namespace.get("__file__")
     if not isinstance(path, str) or not path.endswith(".py"):
         return None

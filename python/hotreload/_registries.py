@@ -16,6 +16,7 @@ import sysconfig
 import types
 from typing import Any, Dict, Iterator, List, Set
 
+from hotreload._kinds import module_namespace
 from hotreload._transaction import Transaction
 
 _LARGEST_REGISTRY = 10_000
@@ -54,7 +55,7 @@ def _registries(module: types.ModuleType, namespace: Dict[str, Any], bases: List
     # The module's own live registries (kept by the data policy) were filled too.
     yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
     for related in _related_modules(module, namespace, bases):
-        for value in list(vars(related).values()):
+        for value in list(module_namespace(related).values()):
             if type(value) in (dict, list, set):
                 yield value
             elif isinstance(value, type) and value.__module__ == related.__name__:
@@ -76,7 +77,7 @@ def _related_modules(
     names: Set[str] = set()
     for value in list(namespace.values()):
         if isinstance(value, types.ModuleType):
-            names.add(value.__name__)
+            names.add(str(module_namespace(value).get("__name__")))
         else:
             owner = getattr(value, "__module__", None) if callable(value) else None
             if isinstance(owner, str):
@@ -90,7 +91,7 @@ def _related_modules(
 
 
 def _is_stdlib(module: types.ModuleType) -> bool:
-    path = getattr(module, "__file__", None)
+    path = module_namespace(module).get("__file__")
     if not isinstance(path, str):
         return True  # builtin and frozen modules hold no user registries
     return path.startswith(_STDLIB) and "site-packages" not in path
