@@ -14,9 +14,8 @@ import sys
 import types
 from typing import Any, List, Tuple
 
-import pytest
-
 import hotreload
+import pytest
 
 LAZY_SYNTAX = sys.version_info >= (3, 15)
 
