@@ -117,14 +117,9 @@ def test_hot_loops_run_the_new_code_with_the_jit_enabled():
     assert enabled == available  # the JIT really ran where the build has one
 
 
-WATCHER = r"""
-import _testcapi
+WATCHERS = r"""
+import sys
 from hotreload import update_function
-
-events = []
-def watcher(event, func, new_value):
-    if func.__name__ == "old":
-        events.append((event, new_value))
 
 def old(a):
     return a
@@ -132,31 +127,35 @@ def old(a):
 def new(a, b=1):
     return (a, b)
 
-watcher_id = _testcapi.add_func_watcher(watcher)
+audited = []
+def hook(event, args):
+    if event == "object.__setattr__" and args[1] == "__code__" and args[0] is old:
+        audited.append(args[2])
+
+sys.addaudithook(hook)  # a process-wide hook that cannot be removed: hence a subprocess
+watched = []
+if sys.version_info >= (3, 12):  # function watchers exist from 3.12 (_testcapi exposes them)
+    import _testcapi
+
+    def watcher(event, func, new_value):
+        if func is old:
+            watched.append((event, new_value))
+
+    watcher_id = _testcapi.add_func_watcher(watcher)
 update_function(old, new)
-_testcapi.clear_func_watcher(watcher_id)
-assert events == [(_testcapi.PYFUNC_EVENT_MODIFY_CODE, new.__code__)], events
+if sys.version_info >= (3, 12):
+    _testcapi.clear_func_watcher(watcher_id)
+    assert watched == [(_testcapi.PYFUNC_EVENT_MODIFY_CODE, new.__code__)], watched
+assert audited == [new.__code__], audited
 assert old(5) == (5, 1)
 print("OK")
 """
 
 
 def test_function_watchers_and_audit_hooks_see_the_code_change():
-    seen = []
-
-    def hook(event: str, args: Any) -> None:
-        if event == "object.__setattr__" and args[1] == "__code__" and args[0] is old:
-            seen.append(args[2])
-
-    old = exec_module(SITE)["target"]
-    new = exec_module(SITE)["replacement"]
-    sys.addaudithook(hook)  # cannot be removed: it only records calls on `old`
-    update_function(old, new)
-    assert seen == [new.__code__]
-    if sys.version_info >= (3, 12):  # function watchers exist from 3.12 (_testcapi exposes them)
-        result = run_script(WATCHER)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout == "OK\n"
+    result = run_script(WATCHERS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "OK\n"
 
 
 # -- the GIL declaration -------------------------------------------------------------
