@@ -34,8 +34,9 @@ fn empty_dict(dict: &Option<Bound<'_, PyAny>>) -> bool {
 
 /// True if `old` and `new` are plain functions that would behave identically
 /// and look identical: same code (line numbers included), globals, builtins,
-/// defaults, keyword defaults, doc, annotations and type parameters, no
-/// closure and no attributes. `update_function(old, new)` would change nothing.
+/// defaults, keyword defaults, doc, annotations, type parameters and (3.14+)
+/// annotate functions, no closure and no attributes. `update_function(old, new)`
+/// would change nothing.
 #[pyfunction]
 pub fn same_function(old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
     if !(is_function(old) && is_function(new)) {
@@ -73,6 +74,26 @@ pub fn same_function(old: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult
                 return Ok(false);
             }
         }
+        #[cfg(Py_3_14)]
+        if !same_annotate(
+            &field(py, (*o).func_annotate),
+            &field(py, (*n).func_annotate),
+        )? {
+            return Ok(false);
+        }
     }
     Ok(true)
+}
+
+/// 3.14+: each execution of a `def` makes a new annotate function, so two are
+/// the same when they are the same function by this very rule (same code and
+/// globals, nothing captured). A cached `__annotations__` is compared above:
+/// an old function whose cache was filled differs from a new one whose is not.
+#[cfg(Py_3_14)]
+fn same_annotate(a: &Option<Bound<'_, PyAny>>, b: &Option<Bound<'_, PyAny>>) -> PyResult<bool> {
+    match (a, b) {
+        (None, None) => Ok(true),
+        (Some(a), Some(b)) => Ok(a.is(b) || same_function(a, b)?),
+        _ => Ok(false),
+    }
 }

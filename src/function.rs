@@ -2,7 +2,8 @@
 //!
 //! A function's behaviour lives in a handful of pointers inside its
 //! `PyFunctionObject`: code, closure, globals, builtins, defaults, keyword
-//! defaults, doc, `__dict__`, annotations and type parameters. `exchange_into`
+//! defaults, doc, `__dict__`, annotations, type parameters and (3.14+) the
+//! annotate function. `exchange_into`
 //! replaces all of them with plain pointer writes, so no Python code can run
 //! (and no other thread can be scheduled) while the function is half-updated.
 //! The values taken out are owned by the caller and released only at the very
@@ -31,14 +32,20 @@ const GLOBALS: usize = 2;
 const DICT: usize = 3;
 const DEFAULTS: usize = 4;
 const KWDEFAULTS: usize = 5;
+#[cfg(Py_3_14)]
+const ANNOTATIONS: usize = 7;
 #[cfg(Py_3_11)]
 const BUILTINS: usize = 8;
 #[cfg(not(Py_3_10))]
 const SLOTS: usize = 8;
 #[cfg(all(Py_3_10, not(Py_3_12)))]
 const SLOTS: usize = 9;
-#[cfg(Py_3_12)]
+#[cfg(all(Py_3_12, not(Py_3_14)))]
 const SLOTS: usize = 10;
+#[cfg(Py_3_14)]
+const ANNOTATE: usize = 10;
+#[cfg(Py_3_14)]
+const SLOTS: usize = 11;
 
 /// The addresses of the fields `update_function` replaces, in `Fields` order.
 ///
@@ -60,6 +67,8 @@ unsafe fn slots(f: *mut ffi::PyFunctionObject) -> [*mut *mut ffi::PyObject; SLOT
             &raw mut (*f).func_builtins,
             #[cfg(Py_3_12)]
             &raw mut (*f).func_typeparams,
+            #[cfg(Py_3_14)]
+            &raw mut (*f).func_annotate,
         ]
     }
 }
@@ -350,6 +359,11 @@ fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
 
 /// Builds the fields `old` will take from `new`: everything of `new`'s but the
 /// closure and `__dict__`, which the caller has merged.
+///
+/// On 3.14+ a function with an annotate function (PEP 649/749) keeps its
+/// `__annotations__` as a cache that the first read fills from `__annotate__`.
+/// `old` takes `new`'s annotate function without that cache: it computes its
+/// own dict on first read, instead of sharing (and mutating) `new`'s.
 pub(crate) fn target_fields(
     new: &Bound<'_, PyAny>,
     closure: Option<Py<PyAny>>,
@@ -358,6 +372,10 @@ pub(crate) fn target_fields(
     let mut fields = Fields::read(new);
     fields.set(CLOSURE, closure);
     fields.set(DICT, dict);
+    #[cfg(Py_3_14)]
+    if !fields.0[ANNOTATE].is_null() {
+        fields.set(ANNOTATIONS, None);
+    }
     fields
 }
 

@@ -9,6 +9,7 @@ program now runs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import itertools
 import logging
@@ -838,14 +839,16 @@ def test_path_forms_name_and_file(make_module, write_hotfix):
 
 def test_source_text_runs_and_tracebacks_show_its_lines(make_module):
     game = make_module("def explode():\n    return None\n")
-    report = apply_hotfix(
+    source = (
         "import hotreload\n"
         f"import {game.__name__} as game\n"
         "@hotreload.replace_func(game)\n"
         "def explode():\n"
         "    raise LookupError('patched code raised')\n"
     )
-    assert report.name == "<hotfix>"
+    report = apply_hotfix(source)
+    digest = hashlib.sha1(source.encode()).hexdigest()
+    assert report.name == f"hotfix_{digest[:8]}"  # named after the text; its lines under the longer digest
     assert report.replaced == [f"{game.__name__}.explode"]
     with pytest.raises(LookupError) as error:
         game.explode()
@@ -899,7 +902,7 @@ def test_each_hotfix_is_logged(make_module, caplog):
         apply_hotfix(source)
     records = [r for r in caplog.records if r.name == "hotreload" and r.levelno == logging.INFO]
     assert any(f"{game.__name__}.damage" in r.getMessage() for r in records)
-    assert any("<hotfix>" in r.getMessage() for r in records)
+    assert any(f"hotfix_{hashlib.sha1(source.encode()).hexdigest()[:8]}" in r.getMessage() for r in records)
 
 
 def test_exports():

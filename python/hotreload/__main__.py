@@ -48,13 +48,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _parser() -> Tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    parser = argparse.ArgumentParser(prog="python -m hotreload", description="Update the code of a running Python program in place.")
+    prog = "hotreload" if os.path.basename(sys.argv[0]) == "hotreload" else "python -m hotreload"  # console script or -m
+    parser = argparse.ArgumentParser(prog=prog, description="Update the code of a running Python program in place.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     run = commands.add_parser(
         "run",
         help="run a script or module, reloading its code as files are saved",
-        usage="python -m hotreload run [--watch DIR]... (script.py | -m module) [args...]",
+        usage="%(prog)s [--watch DIR]... (script.py | -m module) [args...]",
     )
     _add_run_options(run)
     run.add_argument("program", nargs="?", metavar="script.py | -m module", help="the program and its arguments")

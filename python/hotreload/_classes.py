@@ -9,8 +9,10 @@ changed (3.13 gives each class a limited number of type versions).
 from __future__ import annotations
 
 import abc
+import gc
+import sys
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, cast
 
 from hotreload import _frameworks
 from hotreload._errors import ReloadError
@@ -73,6 +75,7 @@ def reconcile_class(reconciler: Reconciler, old: type, new: type, label: str) ->
     _recompute_abstract_methods(reconciler, old)
     if _is_enum(old):
         _keep_members(reconciler, old, new, label)
+    _refresh_annotations(reconciler, old)
     _frameworks.after_class_update(old, new, reconciler.tx)
 
 
@@ -315,6 +318,84 @@ def _self_and_subclasses(cls: type) -> Iterator[type]:
         seen.add(id(klass))
         yield klass
         stack.extend(type.__subclasses__(klass))
+
+
+def _refresh_annotations(reconciler: Reconciler, cls: type) -> None:
+    """Annotations of the reconciled class and its methods name the kept objects.
+
+    3.9-3.13 evaluate annotations while the class body runs, into dicts that
+    name the new class's nested classes; a class's ``__annotations__`` is taken
+    over before those are folded, so their values are pointed at the kept
+    objects. 3.14+ (PEP 649/749) evaluate them on first read, in the class's
+    namespace: the annotate functions (the class's and its methods', now the
+    new ones) hold it in a ``__classdict__`` cell that ``type()`` filled with the
+    new class's own dict, which is cleared when the discarded class is
+    collected. That cell is given the kept class's dict, and the annotations
+    cached in ``__annotations_cache__`` are dropped, so the next read computes
+    the new annotations. Dataclass fields name the kept objects too.
+    """
+    namespace = vars(cls)
+    if _LAZY_ANNOTATIONS:
+        _point_class_cells_at(reconciler, cls, namespace)
+        if "__annotations_cache__" in namespace and is_function(namespace.get("__annotate_func__")):
+            reconciler.tx.delattr(cls, "__annotations_cache__")
+    else:
+        for annotations in _eager_annotations(namespace):
+            for name, value in list(annotations.items()):
+                kept = reconciler.kept(value)
+                if kept is not value:
+                    reconciler.tx.set_item(annotations, name, kept)
+    fields = namespace.get("__dataclass_fields__")
+    for field in fields.values() if isinstance(fields, dict) else ():
+        kept = reconciler.kept(getattr(field, "type", None))
+        if kept is not getattr(field, "type", None):
+            reconciler.tx.setattr(field, "type", kept)
+
+
+_LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
+
+
+def _eager_annotations(namespace: Any) -> List[Dict[str, Any]]:
+    """3.9-3.13: the class's own annotations dict and those of its methods (not class dicts)."""
+    found = [namespace.get("__annotations__")]
+    for value in namespace.values():
+        found.extend(getattr(func, "__annotations__", None) for func in functions_in(value))
+    return [mapping for mapping in found if type(mapping) is dict]
+
+
+def _point_class_cells_at(reconciler: Reconciler, cls: type, namespace: Any) -> None:
+    """3.14+: every ``__classdict__`` cell of the class's annotate functions holds ``cls``'s dict."""
+    own_dict = gc.get_referents(namespace)[0]  # the dict behind the mappingproxy, only read here
+    annotates = [namespace.get("__annotate_func__")]
+    for value in namespace.values():
+        annotates.extend(getattr(func, "__annotate__", None) for func in functions_in(value))
+    for annotate in annotates:
+        cell = _class_dict_cell(annotate) if is_function(annotate) else None
+        if cell is not None and cell.cell_contents is not own_dict:
+            _set_cell(reconciler, cell, own_dict)
+
+
+def _set_cell(reconciler: Reconciler, cell: Any, value: Any) -> None:
+    previous = cell.cell_contents
+    cell.cell_contents = value
+
+    def undo() -> None:
+        cell.cell_contents = previous
+
+    reconciler.tx.record(undo)
+
+
+def _class_dict_cell(annotate: FunctionType) -> Optional[Any]:
+    """The filled ``__classdict__`` cell of an annotate function, if it has one."""
+    names = annotate.__code__.co_freevars
+    if "__classdict__" not in names or annotate.__closure__ is None:
+        return None
+    cell = annotate.__closure__[names.index("__classdict__")]
+    try:
+        _ = cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+    return cell
 
 
 def _keep_members(reconciler: Reconciler, old: type, new: type, label: str) -> None:

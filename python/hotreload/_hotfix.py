@@ -294,9 +294,10 @@ def apply_hotfix(path_or_source: PathOrSource) -> HotfixReport:
     ``path_or_source`` is a path (``str`` or ``os.PathLike``) or the script's
     source text. A ``str`` is a path if it is one line and names an existing
     file or ends in ``.py``; anything else is source. The script runs in a fresh
-    namespace whose ``__name__`` is ``hotfix_<file stem>`` (``"<hotfix>"`` for
-    source text). Source text is registered with :mod:`linecache` under a
-    filename like ``<hotfix-3f2a9c1b04de>``, so tracebacks show its lines.
+    namespace whose ``__name__`` is ``hotfix_<file stem>``, or for source text
+    ``hotfix_<first 8 hex digits of the text's SHA-1>`` (``hotfix_3f2a9c1b``).
+    Source text is registered with :mod:`linecache` under a filename like
+    ``<hotfix-3f2a9c1b04de>`` (the same digest, longer), so tracebacks show its lines.
 
     If the file cannot be read, the script does not compile, or running it
     raises, every change it made through :func:`replace_func` is undone (newest
@@ -408,7 +409,8 @@ def _from_source(text: str) -> _Script:
         lines[-1] += "\n"
     # mtime None: linecache.checkcache() keeps entries that have no file behind them.
     linecache.cache[filename] = (len(text), None, lines, filename)
-    return _Script(name="<hotfix>", filename=filename, source=text, is_file=False)
+    # Named after the text, as a file's script is after its stem: the report says which fix ran.
+    return _Script(name=f"hotfix_{digest[:8]}", filename=filename, source=text, is_file=False)
 
 
 def _failure(script: _Script, report: HotfixReport, error: BaseException) -> ReloadError:

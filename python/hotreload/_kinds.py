@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, List, Tuple, cast
+from typing import Any, Dict, List, Tuple, cast
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
 _IMMUTABLE_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+
+# 3.15 (PEP 810): what ``lazy import x`` binds until the name is first used.
+_LAZY_IMPORT = getattr(types, "LazyImportType", None)
 
 
 def is_function(value: object) -> bool:
@@ -16,12 +19,25 @@ def is_function(value: object) -> bool:
 
 
 def is_class(value: object) -> bool:
-    return isinstance(value, type)
+    """A class. Told by ``type()``: ``isinstance`` would read a non-class's ``__class__``,
+    which runs code on some objects (an ``importlib.util.LazyLoader`` module imports itself)."""
+    return issubclass(type(value), type)
 
 
 def is_cache_wrapper(value: object) -> bool:
     """A ``functools.lru_cache``/``cache`` wrapper around a plain function."""
     return type(value) is _CACHE_WRAPPER and is_function(getattr(value, "__wrapped__", None))
+
+
+def is_lazy_import(value: object) -> bool:
+    """A 3.15 lazy-import proxy. Told by ``type()``, which never resolves the import."""
+    return _LAZY_IMPORT is not None and type(value) is _LAZY_IMPORT
+
+
+def module_namespace(module: types.ModuleType) -> Dict[str, Any]:
+    """A module's dict, read without its class's attribute hooks: a module made by
+    ``importlib.util.LazyLoader`` executes on its first attribute access."""
+    return cast(Dict[str, Any], object.__getattribute__(module, "__dict__"))
 
 
 def is_definition_object(value: object) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Se
 from hotreload import _hotreload
 from hotreload._classes import preflight_class, rebase_class
 from hotreload._decorators import Undecorated, find_wrapped
-from hotreload._kinds import is_cache_wrapper, is_class, is_function
+from hotreload._kinds import is_cache_wrapper, is_class, is_function, is_lazy_import
 from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler
 from hotreload._source_map import SourceMap
@@ -237,7 +237,7 @@ def _target(value: Any) -> Any:
 def _is_definition(value: Any, module_name: str) -> bool:
     """A function, class or cache wrapper defined in this module (matched by qualified name)."""
     target = _target(value)
-    return (type(target) is FunctionType or isinstance(target, type)) and getattr(
+    return (type(target) is FunctionType or is_class(target)) and getattr(
         target, "__module__", None
     ) == module_name
 
@@ -361,7 +361,7 @@ def _identity(value: Any) -> Optional[Tuple[str, str]]:
 
 def _is_binding(value: Any) -> bool:
     """Modules and definitions imported from elsewhere: bindings the source states, not state."""
-    if isinstance(value, types.ModuleType):
+    if isinstance(value, types.ModuleType) or is_lazy_import(value):
         return True
     target = _target(value)
     return is_function(target) or is_class(target)

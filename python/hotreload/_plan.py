@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Pattern, Set, Tuple
 
 from hotreload import _hotreload
-from hotreload._kinds import is_class, is_definition_object
+from hotreload._kinds import is_class, is_definition_object, is_lazy_import
 from hotreload._source_map import SourceMap, Statement
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
@@ -181,7 +181,7 @@ def _statements_on(first_lines: List[int], lines: List[int]) -> List[int]:
 
 def _is_binding(value: Any) -> bool:
     """Modules and definitions: bindings the source states, not data."""
-    return isinstance(value, types.ModuleType) or is_definition_object(value) or is_class(value)
+    return isinstance(value, types.ModuleType) or is_lazy_import(value) or is_definition_object(value) or is_class(value)
 
 
 def _holds_definition(live: Dict[str, Any], name: str) -> bool:

@@ -5,8 +5,12 @@ definition that changed kind), modules that imported that name hold the old
 object under their own name. Identity alone does not prove an import: small
 ints and interned strings are shared by everyone. So a copy is rebound only
 when the other module's source imports that name from the reloaded module
-(``from m import NAME``, ``from m import NAME as ALIAS``, ``from m import *``)
-and it still holds the very object the reload replaced.
+(``from m import NAME``, ``from m import NAME as ALIAS``, ``from m import *``,
+and on 3.15 their lazy forms, ``lazy from m import NAME``, PEP 810) and it still
+holds the very object the reload replaced. A lazy copy that was never used still
+holds its lazy-import proxy, not the replaced object, so it is left alone: its
+first use imports the live value. Nothing here touches a proxy beyond its
+identity, so rebinding never forces a lazy import.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import threading
 import types
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from hotreload._kinds import module_namespace
 from hotreload._transaction import Transaction
 
-_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
+# ``lazy`` is a soft keyword (3.15): ``lazy from m import NAME`` binds NAME as the eager form does.
+_FROM_IMPORT = re.compile(
+    r"^[ \t]*(?:lazy[ \t]+)?from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE
+)
 
 _COMMENT = re.compile(r"#[^\n]*")
 
@@ -45,7 +53,7 @@ def rebind_importers(
     for other in list(sys.modules.values()):
         if other is module or not isinstance(other, types.ModuleType):
             continue
-        namespace = other.__dict__
+        namespace = module_namespace(other)
         if not any(id(value) in replaced_ids for value in list(namespace.values())):
             continue  # holds none of the replaced objects: nothing to read
         table = import_table(other)
@@ -60,7 +68,7 @@ def rebind_importers(
         for imported, bound in _expand(pairs, changed, exported):
             if namespace.get(bound, _MISSING) is changed[imported]:
                 tx.set_item(namespace, bound, live[imported])
-                rebound.append(f"{other.__name__}.{bound}")
+                rebound.append(f"{namespace.get('__name__')}.{bound}")
     return rebound
 
 
@@ -95,13 +103,14 @@ def _shared(value: Any) -> bool:
 def import_table(other: types.ModuleType) -> Optional[ImportTable]:
     """The ``from ... import`` statements of ``other``'s source, parsed once per module and
     file; None for a module without a source file."""
-    path = getattr(other, "__file__", None)
+    namespace = module_namespace(other)
+    path = namespace.get("__file__")
     if not isinstance(path, str) or not path.endswith(".py"):
         return None
-    key = (other.__name__, path)
+    key = (str(namespace.get("__name__")), path)
     table = _tables.get(key)
     if table is None:
-        table = _parse_imports("".join(linecache.getlines(path)), getattr(other, "__package__", None) or "")
+        table = _parse_imports("".join(linecache.getlines(path)), namespace.get("__package__") or "")
         with _tables_lock:
             _tables[key] = table
     return table

@@ -17,6 +17,7 @@ import sysconfig
 import types
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
+from hotreload._kinds import module_namespace
 from hotreload._transaction import Transaction
 
 _LARGEST_REGISTRY = 10_000
@@ -67,7 +68,7 @@ def _registries(
     # The module's own live registries (kept by the data policy) were filled too.
     yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
     for related in _related_modules(module, used, bases):
-        for value in list(vars(related).values()):
+        for value in list(module_namespace(related).values()):
             if type(value) in (dict, list, set):
                 yield value
             elif isinstance(value, type) and value.__module__ == related.__name__:
@@ -87,7 +88,7 @@ def _related_modules(module: types.ModuleType, used: List[Any], bases: List[type
     names: Set[str] = set()
     for value in used:
         if isinstance(value, types.ModuleType):
-            names.add(value.__name__)
+            names.add(str(module_namespace(value).get("__name__")))
         else:
             owner = getattr(value, "__module__", None) if callable(value) else None
             if isinstance(owner, str):
@@ -101,7 +102,7 @@ def _related_modules(module: types.ModuleType, used: List[Any], bases: List[type
 
 
 def _is_stdlib(module: types.ModuleType) -> bool:
-    path = getattr(module, "__file__", None)
+    path = module_namespace(module).get("__file__")
     if not isinstance(path, str):
         return True  # builtin and frozen modules hold no user registries
     return path.startswith(_STDLIB) and "site-packages" not in path
