@@ -8,15 +8,11 @@
 //! The values taken out are owned by the caller and released only at the very
 //! end, because releasing one can run a finalizer that calls the function.
 
-#[cfg(Py_3_11)]
-use once_cell::sync::Lazy;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-#[cfg(Py_3_11)]
-use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::ptr::null_mut;
 #[cfg(Py_3_11)]
@@ -306,42 +302,249 @@ fn code_setter(py: Python<'_>) -> Option<(ffi::setter, usize)> {
     })
 }
 
-/// Globals and builtins dicts that functions used to run with, kept alive forever.
+/// Globals and builtins dicts that functions stopped using, kept alive while a
+/// frame may still read them.
 ///
 /// Frames of 3.11+ borrow their globals and builtins from the function that
-/// started them, and a suspended generator can hold such a frame indefinitely,
-/// so a dict a function no longer uses may still be read. Each distinct dict is
-/// kept once (keyed by address), which bounds the cost by the number of
-/// namespaces ever replaced, not by the number of updates.
+/// started them (a suspended generator can hold such a frame indefinitely), so
+/// when `update_function` gives a function new dicts, the old ones must outlive
+/// every frame started before. Every such frame holds a counted reference to
+/// the code the function had when it started (checked on 3.11-3.15), and a
+/// function only gets that code from an update or a snapshot restore, both of
+/// which come through `retire_globals`. So each retirement records the code the
+/// function gave up together with the dicts it ran with, and keeps the dicts
+/// exactly as long as something it cannot account for still holds that code.
+///
+/// "Accounted for": the code is held by nothing but this registry and by
+/// functions reachable from the retired dicts themselves (the new function of
+/// a hotfix or an `exec` namespace lives in its own namespace, which would keep
+/// the code, and so the namespace, alive forever otherwise). Every function
+/// counted holds exactly one reference to its code, so when the counts match,
+/// no frame, generator or traceback holds it and no frame can borrow the dicts.
+/// Anything else (a frame, a generator, a cache, a function found past the
+/// scan's budget) keeps them: an error costs memory, never a dangling pointer.
+///
+/// Not covered: a function whose `__code__` was reassigned by hand between two
+/// updates; frames started with the hand-set code are not recorded.
+///
+/// Sweeps run when the registry has doubled since the last one, so their cost
+/// is amortised over the retirements that filled it.
 #[cfg(Py_3_11)]
-static RETIRED_NAMESPACES: Lazy<Mutex<HashMap<usize, Py<PyAny>>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static RETIRED_NAMESPACES: Mutex<Retired> = Mutex::new(Retired {
+    entries: Vec::new(),
+    sweep_at: retired::MIN_SWEEP,
+});
 
+#[cfg(Py_3_11)]
+struct Retired {
+    entries: Vec<retired::Entry>,
+    /// Sweep once `entries` reaches this length.
+    sweep_at: usize,
+}
+
+#[cfg(Py_3_11)]
+mod retired {
+    use super::{is_function, raw};
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use std::collections::{HashMap, HashSet};
+    use std::os::raw::{c_int, c_void};
+
+    /// The registry never sweeps below this many entries.
+    pub(super) const MIN_SWEEP: usize = 8;
+    /// Objects one sweep may look at while counting the functions that hold a code.
+    const SCAN_BUDGET: usize = 50_000;
+    /// How far from a retired dict the count looks (dict, function, closure, cell).
+    const SCAN_DEPTH: u8 = 4;
+
+    /// A code a function gave up and the dicts its frames may have borrowed.
+    pub(super) struct Entry {
+        pub(super) code: Py<PyAny>,
+        pub(super) dicts: Vec<Py<PyAny>>,
+    }
+
+    /// Removes and returns the entries no frame can need any more.
+    ///
+    /// Reads reference counts and walks objects with `tp_traverse`, as the
+    /// garbage collector does: no Python code runs and nothing is released, so
+    /// the caller may hold the registry's lock; it drops the result after.
+    pub(super) fn sweep(py: Python<'_>, entries: &mut Vec<Entry>) -> Vec<Entry> {
+        // References to each code held by the registry itself.
+        let mut ours: HashMap<usize, isize> = HashMap::new();
+        for entry in entries.iter() {
+            *ours.entry(entry.code.as_ptr() as usize).or_default() += 1;
+        }
+        // Codes still referenced by something else: find out whether by functions
+        // living in the retired dicts only.
+        let mut others: HashMap<usize, isize> = HashMap::new();
+        for (&code, &count) in &ours {
+            // SAFETY: `code` is kept alive by the entries; the GIL is held.
+            let total = unsafe { ffi::Py_REFCNT(code as *mut ffi::PyObject) };
+            if total > count {
+                others.insert(code, total - count);
+            }
+        }
+        if !others.is_empty() {
+            let found = count_holders(py, entries, &others);
+            others.retain(|code, outside| found.get(code).copied().unwrap_or(0) < *outside);
+        }
+        let (free, keep): (Vec<Entry>, Vec<Entry>) = std::mem::take(entries)
+            .into_iter()
+            .partition(|entry| !others.contains_key(&(entry.code.as_ptr() as usize)));
+        *entries = keep;
+        free
+    }
+
+    /// For each code in `wanted`, how many distinct functions reachable from the
+    /// dicts of the entries holding it have it as their `__code__`.
+    fn count_holders(
+        py: Python<'_>,
+        entries: &[Entry],
+        wanted: &HashMap<usize, isize>,
+    ) -> HashMap<usize, isize> {
+        let mut scan = Scan {
+            wanted,
+            found: HashMap::new(),
+            seen: HashSet::new(),
+            queue: Vec::new(),
+            budget: SCAN_BUDGET,
+        };
+        for entry in entries {
+            if wanted.contains_key(&(entry.code.as_ptr() as usize)) {
+                for dict in &entry.dicts {
+                    scan.push(dict.bind(py).as_ptr(), 0);
+                }
+            }
+        }
+        while let Some((obj, depth)) = scan.queue.pop() {
+            if scan.budget == 0 {
+                break;
+            }
+            scan.budget -= 1;
+            // SAFETY: every queued pointer was reached from a live object during
+            // this scan, with the GIL held and no Python code run since, so it
+            // is still alive.
+            unsafe { scan.visit(py, obj, depth) };
+        }
+        scan.found
+    }
+
+    struct Scan<'a> {
+        wanted: &'a HashMap<usize, isize>,
+        found: HashMap<usize, isize>,
+        seen: HashSet<usize>,
+        queue: Vec<(*mut ffi::PyObject, u8)>,
+        budget: usize,
+    }
+
+    impl Scan<'_> {
+        fn push(&mut self, obj: *mut ffi::PyObject, depth: u8) {
+            if !obj.is_null() && depth <= SCAN_DEPTH && self.seen.insert(obj as usize) {
+                self.queue.push((obj, depth));
+            }
+        }
+
+        /// Counts `obj` if it is a function holding a wanted code, and queues
+        /// what may hold more such functions: a function's closure and
+        /// `__dict__`, a class's own dict, a container's items. Not a
+        /// function's globals (that is another namespace) and not modules.
+        ///
+        /// # Safety
+        /// `obj` is a live object and the GIL is held.
+        unsafe fn visit(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u8) {
+            // SAFETY: guaranteed by the caller; only fields of live objects are
+            // read, and `tp_traverse` is called as the collector calls it.
+            unsafe {
+                let bound = Bound::from_borrowed_ptr(py, obj);
+                if is_function(&bound) {
+                    let func = raw(&bound);
+                    let code = (*func).func_code as usize;
+                    if self.wanted.contains_key(&code) {
+                        *self.found.entry(code).or_default() += 1;
+                    }
+                    self.push((*func).func_closure, depth + 1);
+                    self.push((*func).func_dict, depth + 1);
+                    return;
+                }
+                if ffi::PyType_Check(obj) != 0 {
+                    let ty = obj.cast::<ffi::PyTypeObject>();
+                    if ffi::PyType_HasFeature(ty, ffi::Py_TPFLAGS_HEAPTYPE) != 0 {
+                        self.push((*ty).tp_dict, depth + 1);
+                    }
+                    return;
+                }
+                if ffi::PyModule_Check(obj) != 0 || ffi::PyObject_IS_GC(obj) == 0 {
+                    return;
+                }
+                let Some(traverse) = (*ffi::Py_TYPE(obj)).tp_traverse else {
+                    return;
+                };
+                let mut children: Vec<*mut ffi::PyObject> = Vec::new();
+                traverse(obj, collect, (&raw mut children).cast::<c_void>());
+                for child in children {
+                    self.push(child, depth + 1);
+                }
+            }
+        }
+    }
+
+    /// The `visitproc` passed to `tp_traverse`: appends each referent to a `Vec`.
+    unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+        // SAFETY: `arg` is the `Vec` passed by `Scan::visit`, alive for the call.
+        unsafe { (*arg.cast::<Vec<*mut ffi::PyObject>>()).push(obj) };
+        0
+    }
+}
+
+/// Records that `func` gave up the code and dicts in `previous` (see
+/// `RETIRED_NAMESPACES`), and releases what no frame can need any more.
 fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
     #[cfg(Py_3_11)]
     {
+        /// Where the code is in `Fields` (see `slots`).
+        const CODE: usize = 1;
         let now = raw(func);
-        // SAFETY: `func` is a live function object; only its pointers are compared.
-        let (globals, builtins) = unsafe { ((*now).func_globals, (*now).func_builtins) };
-        let gone = [
-            (previous.0[GLOBALS], globals),
-            (previous.0[BUILTINS], builtins),
-        ];
-        if gone.iter().all(|&(was, is)| was.is_null() || was == is) {
+        // SAFETY: `func` is a live function object; only its pointers are read.
+        let (code, globals, builtins) =
+            unsafe { ((*now).func_code, (*now).func_globals, (*now).func_builtins) };
+        let was_code = previous.0[CODE];
+        let (was_globals, was_builtins) = (previous.0[GLOBALS], previous.0[BUILTINS]);
+        if was_code.is_null()
+            || (was_code == code && was_globals == globals && was_builtins == builtins)
+        {
             return;
         }
-        let mut retired = RETIRED_NAMESPACES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (was, is) in gone {
-            if !was.is_null() && was != is {
-                retired.entry(was as usize).or_insert_with(|| {
-                    // SAFETY: `was` is a live dict owned by `previous`; the GIL is
-                    // held. The registry takes a reference of its own.
-                    unsafe { Bound::from_borrowed_ptr(py, was).unbind() }
-                });
+        // SAFETY: `was_code` is a live object owned by `previous`; the GIL is held.
+        // Held by `previous` alone, the code is in no frame: no frame started
+        // with it can borrow the dicts it ran with.
+        if unsafe { ffi::Py_REFCNT(was_code) } <= 1 {
+            return;
+        }
+        let mut dicts = Vec::with_capacity(2);
+        for was in [was_globals, was_builtins] {
+            if !was.is_null() && !dicts.iter().any(|d: &Py<PyAny>| d.as_ptr() == was) {
+                // SAFETY: `was` is a live dict owned by `previous`; the GIL is held.
+                // The registry takes a reference of its own.
+                dicts.push(unsafe { Bound::from_borrowed_ptr(py, was).unbind() });
             }
         }
+        // SAFETY: as above, for the code.
+        let code = unsafe { Bound::from_borrowed_ptr(py, was_code).unbind() };
+        let released = {
+            let mut retired = RETIRED_NAMESPACES
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            retired.entries.push(retired::Entry { code, dicts });
+            if retired.entries.len() < retired.sweep_at {
+                Vec::new()
+            } else {
+                let released = retired::sweep(py, &mut retired.entries);
+                retired.sweep_at = (retired.entries.len() * 2).max(retired::MIN_SWEEP);
+                released
+            }
+        };
+        // Released outside the lock: a finalizer may update functions too.
+        drop(released);
     }
     // 3.9 and 3.10 frames own their globals and builtins: nothing to keep.
     #[cfg(not(Py_3_11))]
