@@ -82,7 +82,7 @@ def test_hotfix_namespaces_are_freed(target: Any, markers: List[Any]) -> None:
     assert target.handle(1) == ("fixed", 1, 100_000)
     # The namespace of the fix in force is alive (the function runs in it); a
     # handful of recent ones may wait for the registry's next sweep; not 200.
-    assert _alive(markers) <= 10
+    assert _alive(markers) <= 20
 
 
 def test_update_function_from_exec_namespaces_does_not_leak(target: Any, markers: List[Any]) -> None:
@@ -95,7 +95,7 @@ def test_update_function_from_exec_namespaces_does_not_leak(target: Any, markers
     for i in range(300):
         hotreload.update_function(target.handle, fresh(i))
     assert target.handle("x") == (299, "x")
-    assert _alive(markers) <= 10
+    assert _alive(markers) <= 20
 
 
 def test_memory_stays_flat_over_many_hotfixes(target: Any, markers: List[Any]) -> None:
