@@ -17,9 +17,8 @@ import types
 from pathlib import Path
 from typing import Any, Iterator, List
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError, apply_hotfix
 
 BAD_STR = textwrap.dedent(

@@ -15,9 +15,8 @@ import types
 import weakref
 from typing import Any, Dict, List
 
-import pytest
-
 import hotreload
+import pytest
 
 
 class Marker:

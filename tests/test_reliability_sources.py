@@ -13,9 +13,8 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator, List
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError
 
 # Same length for every version, so that an archive rewritten in place keeps

@@ -9,6 +9,7 @@ callback runs once it has returned.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import pathlib
@@ -19,9 +20,8 @@ import time
 import types
 from typing import Any, Callable, Iterator, List
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError, ReloadReport
 
 DEADLINE = 5.0
@@ -89,11 +89,15 @@ def _module(directory: pathlib.Path, body: str, package: str = "") -> types.Modu
     return importlib.import_module(f"{package}{name}")
 
 
+def _returns(function: Callable[[], object], expected: object) -> bool:
+    return function() == expected
+
+
 def _value(n: int) -> str:
     return f"def value():\n    return {n}\n"
 
 
-def _start(watchers: List[Any], paths: object, events: Events) -> Any:
+def _start(watchers: List[Any], paths: Any, events: Events) -> Any:
     watcher = hotreload.watch(paths, on_reload=events.on_reload, on_error=events.on_error)
     watchers.append(watcher)
     return watcher
@@ -142,7 +146,7 @@ def test_the_first_save_into_a_recreated_subdirectory_is_seen(tree: pathlib.Path
         package.mkdir()
         (package / "__init__.py").write_text("")
         file.write_text(_value(n))
-        wait_for(lambda: held() == n, what=f"save {n} into the recreated package")
+        wait_for(functools.partial(_returns, held, n), what=f"save {n} into the recreated package")
     assert events.errors == []
 
 

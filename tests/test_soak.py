@@ -17,9 +17,8 @@ import threading
 import tracemalloc
 from typing import Any, List, Set
 
-import pytest
-
 import hotreload
+import pytest
 
 SIZE = int(os.environ.get("HOTRELOAD_SOAK_SIZE", "100"))
 
