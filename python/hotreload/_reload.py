@@ -78,6 +78,9 @@ def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport
         # SystemExit or GeneratorExit from the module's top level, a RecursionError
         # or MemoryError from compiling it, an error raised while describing an
         # error: the module is unchanged, so say so as the contract does.
+        context = error.__context__
+        if isinstance(context, ScratchRunError):
+            error = context.error  # describing the module's own error failed (its __str__ raised)
         raise _escaped_error(module, error) from error
     logger.info("%s", report)
     return report
