@@ -9,15 +9,11 @@
 //! The values taken out are owned by the caller and released only at the very
 //! end, because releasing one can run a finalizer that calls the function.
 
-#[cfg(Py_3_11)]
-use once_cell::sync::Lazy;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-#[cfg(Py_3_11)]
-use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::ptr::null_mut;
 #[cfg(Py_3_11)]
@@ -315,42 +311,334 @@ fn code_setter(py: Python<'_>) -> Option<(ffi::setter, usize)> {
     })
 }
 
-/// Globals and builtins dicts that functions used to run with, kept alive forever.
+/// Globals and builtins dicts that functions stopped using, kept alive while a
+/// frame may still read them.
 ///
 /// Frames of 3.11+ borrow their globals and builtins from the function that
-/// started them, and a suspended generator can hold such a frame indefinitely,
-/// so a dict a function no longer uses may still be read. Each distinct dict is
-/// kept once (keyed by address), which bounds the cost by the number of
-/// namespaces ever replaced, not by the number of updates.
+/// started them (a suspended generator can hold such a frame indefinitely), so
+/// when `update_function` gives a function new dicts, the old ones must outlive
+/// every frame started before. Every such frame holds a counted reference to
+/// the code the function had when it started (checked on 3.11-3.15), and a
+/// function only gets that code from an update or a snapshot restore, both of
+/// which come through `retire_globals`. So each retirement records (weakly)
+/// the code the function gave up, with the dicts it ran with, and keeps the
+/// dicts exactly as long as something it cannot account for holds that code.
+///
+/// "Accounted for": functions reachable from the retired dicts themselves (the
+/// new function of a hotfix or an `exec` namespace lives in its own namespace,
+/// which would keep the code, and so the namespace, alive forever otherwise).
+/// Every function counted holds exactly one reference to its code, so when the
+/// counts match no frame, generator or traceback holds it and no frame can
+/// borrow the dicts. Anything else (a frame, a generator, a cache, a function
+/// found past the scan's budget) keeps them: an error costs memory, never a
+/// dangling pointer. One entry per distinct (code, globals, builtins).
+///
+/// Not covered: a function whose `__code__` was reassigned by hand between two
+/// updates; frames started with the hand-set code are not recorded.
+///
+/// Sweeps are amortised (see `retired::Registry`).
 #[cfg(Py_3_11)]
-static RETIRED_NAMESPACES: Lazy<Mutex<HashMap<usize, Py<PyAny>>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static RETIRED_NAMESPACES: std::sync::LazyLock<Mutex<retired::Registry>> =
+    std::sync::LazyLock::new(|| Mutex::new(retired::Registry::default()));
 
+#[cfg(Py_3_11)]
+mod retired {
+    use super::{is_function, raw};
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyWeakrefMethods, PyWeakrefReference};
+    use std::collections::{HashMap, HashSet};
+    use std::os::raw::{c_int, c_void};
+
+    /// A quick sweep runs after this many additions.
+    const MIN_SWEEP: usize = 8;
+    /// Objects one sweep may look at while counting the functions that hold a code.
+    const SCAN_BUDGET: usize = 50_000;
+    /// How far from a retired dict the count looks (dict, function, closure, cell).
+    const SCAN_DEPTH: u8 = 4;
+
+    /// (code, globals, builtins) addresses: alive while their entry holds them
+    /// (the code weakly: a dead code's entry is replaced, see `add`).
+    type Key = (usize, usize, usize);
+
+    /// A code a function gave up (weakly) and the dicts its frames may have borrowed.
+    pub(super) struct Entry {
+        code: Py<PyWeakrefReference>,
+        dicts: Vec<Py<PyAny>>,
+    }
+
+    /// What the registry holds, and when it looks at it again.
+    ///
+    /// Most retired dicts are free within a few retirements (the undo snapshot
+    /// of the reload or hotfix that retired them is dropped at commit), so a
+    /// quick sweep every `MIN_SWEEP` additions looks at the recent entries only
+    /// (each gets two chances); a full sweep looks at every entry once the
+    /// registry has doubled since the last one. Both costs are amortised over
+    /// the additions that triggered them.
+    #[derive(Default)]
+    pub(super) struct Registry {
+        entries: HashMap<Key, Entry>,
+        /// Entries still to be looked at by a quick sweep, with the sweep they were added before.
+        recent: Vec<(Key, u64)>,
+        sweeps: u64,
+        added: usize,
+        full_at: usize,
+        /// Dicts kept for good: retired with a code that could not be weakly referenced.
+        forever: Vec<Py<PyAny>>,
+    }
+
+    impl Registry {
+        /// Records that frames may have borrowed `globals` and `builtins` while
+        /// running `code`; returns what the registry let go of, for the caller to
+        /// release once the lock is no longer held (a finalizer may run).
+        pub(super) fn add(
+            &mut self,
+            py: Python<'_>,
+            code: &Bound<'_, PyAny>,
+            globals: *mut ffi::PyObject,
+            builtins: *mut ffi::PyObject,
+        ) -> Vec<Entry> {
+            let key = (code.as_ptr() as usize, globals as usize, builtins as usize);
+            let mut released = Vec::new();
+            if let Some(existing) = self.entries.get(&key) {
+                if existing
+                    .code
+                    .bind(py)
+                    .upgrade()
+                    .is_some_and(|alive| alive.is(code))
+                {
+                    return released; // the same code and dicts: already kept
+                }
+            }
+            let mut dicts = Vec::with_capacity(2);
+            for dict in [globals, builtins] {
+                if !dict.is_null() && dicts.iter().all(|d: &Py<PyAny>| d.as_ptr() != dict) {
+                    // SAFETY: `dict` is a live dict the caller holds; the GIL is
+                    // held. The registry takes a reference of its own.
+                    dicts.push(unsafe { Bound::from_borrowed_ptr(py, dict).unbind() });
+                }
+            }
+            let Ok(weak) = PyWeakrefReference::new(code) else {
+                // CPython's code objects can always be weakly referenced; if one
+                // cannot, its dicts are kept for good (the safe side).
+                for dict in dicts {
+                    if self
+                        .forever
+                        .iter()
+                        .all(|kept| kept.as_ptr() != dict.as_ptr())
+                    {
+                        self.forever.push(dict);
+                    }
+                }
+                return released;
+            };
+            let entry = Entry {
+                code: weak.unbind(),
+                dicts,
+            };
+            // An entry under the same key whose code died: that address was reused.
+            released.extend(self.entries.insert(key, entry));
+            self.recent.push((key, self.sweeps));
+            self.added += 1;
+            if self.entries.len() >= self.full_at.max(MIN_SWEEP) {
+                let keys: Vec<Key> = self.entries.keys().copied().collect();
+                released.extend(self.sweep(py, &keys));
+                self.recent.clear();
+                self.full_at = self.entries.len() * 2;
+                self.added = 0;
+            } else if self.added >= MIN_SWEEP {
+                let keys: Vec<Key> = self.recent.iter().map(|(key, _)| *key).collect();
+                released.extend(self.sweep(py, &keys));
+                // Entries added since the previous sweep get one more chance.
+                let (entries, this_sweep) = (&self.entries, self.sweeps);
+                self.recent
+                    .retain(|(key, sweep)| *sweep == this_sweep && entries.contains_key(key));
+                self.sweeps += 1;
+                self.added = 0;
+            }
+            released
+        }
+
+        /// Removes and returns the entries among `keys` that no frame can need any more.
+        ///
+        /// Reads reference counts and walks objects with `tp_traverse`, as the
+        /// garbage collector does: no Python code runs and nothing is released.
+        fn sweep(&mut self, py: Python<'_>, keys: &[Key]) -> Vec<Entry> {
+            // For each live code: the references held by something else than the
+            // temporary one `upgrade` made.
+            let mut codes: HashMap<usize, (Bound<'_, PyAny>, isize)> = HashMap::new();
+            let mut free: Vec<Key> = Vec::new();
+            for key in keys {
+                let Some(entry) = self.entries.get(key) else {
+                    continue;
+                };
+                match entry.code.bind(py).upgrade() {
+                    None => free.push(*key),
+                    Some(code) => {
+                        codes.entry(key.0).or_insert_with(|| {
+                            // SAFETY: `code` is alive (we hold it) and the GIL is held.
+                            let total = unsafe { ffi::Py_REFCNT(code.as_ptr()) };
+                            (code, total - 1)
+                        });
+                    }
+                }
+            }
+            let mut held: HashMap<usize, isize> = codes
+                .iter()
+                .filter(|(_, (_, outside))| *outside > 0)
+                .map(|(&code, &(_, outside))| (code, outside))
+                .collect();
+            let to_scan: Vec<&Entry> = keys
+                .iter()
+                .filter(|key| held.contains_key(&key.0))
+                .filter_map(|key| self.entries.get(key))
+                .collect();
+            if !to_scan.is_empty() {
+                let wanted: HashSet<usize> = held.keys().copied().collect();
+                let found = count_holders(py, &to_scan, &wanted);
+                held.retain(|code, outside| found.get(code).copied().unwrap_or(0) < *outside);
+            }
+            free.extend(
+                keys.iter()
+                    .filter(|key| codes.contains_key(&key.0) && !held.contains_key(&key.0)),
+            );
+            drop(codes);
+            free.iter()
+                .filter_map(|key| self.entries.remove(key))
+                .collect()
+        }
+    }
+
+    /// For each code in `wanted`, how many distinct functions reachable from the
+    /// dicts of `entries` have it as their `__code__`.
+    fn count_holders(
+        py: Python<'_>,
+        entries: &[&Entry],
+        wanted: &HashSet<usize>,
+    ) -> HashMap<usize, isize> {
+        let mut scan = Scan {
+            wanted,
+            found: HashMap::new(),
+            seen: HashSet::new(),
+            queue: Vec::new(),
+        };
+        for entry in entries {
+            for dict in &entry.dicts {
+                scan.push(dict.bind(py).as_ptr(), 0);
+            }
+        }
+        let mut budget = SCAN_BUDGET;
+        while let Some((obj, depth)) = scan.queue.pop() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            // SAFETY: every queued pointer was reached from a live object during
+            // this scan, with the GIL held and no Python code run since, so it
+            // is still alive.
+            unsafe { scan.visit(py, obj, depth) };
+        }
+        scan.found
+    }
+
+    struct Scan<'a> {
+        wanted: &'a HashSet<usize>,
+        found: HashMap<usize, isize>,
+        seen: HashSet<usize>,
+        queue: Vec<(*mut ffi::PyObject, u8)>,
+    }
+
+    impl Scan<'_> {
+        fn push(&mut self, obj: *mut ffi::PyObject, depth: u8) {
+            if !obj.is_null() && depth <= SCAN_DEPTH && self.seen.insert(obj as usize) {
+                self.queue.push((obj, depth));
+            }
+        }
+
+        /// Counts `obj` if it is a function holding a wanted code, and queues
+        /// what may hold more such functions: a function's closure and
+        /// `__dict__`, a class's own dict, a container's items. Not a
+        /// function's globals (another namespace) and not modules.
+        ///
+        /// # Safety
+        /// `obj` is a live object and the GIL is held.
+        unsafe fn visit(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u8) {
+            // SAFETY: guaranteed by the caller; only fields of live objects are
+            // read, and `tp_traverse` is called as the collector calls it.
+            unsafe {
+                let bound = Bound::from_borrowed_ptr(py, obj);
+                if is_function(&bound) {
+                    let func = raw(&bound);
+                    let code = (*func).func_code as usize;
+                    if self.wanted.contains(&code) {
+                        *self.found.entry(code).or_default() += 1;
+                    }
+                    self.push((*func).func_closure, depth + 1);
+                    self.push((*func).func_dict, depth + 1);
+                    return;
+                }
+                if ffi::PyType_Check(obj) != 0 {
+                    let ty = obj.cast::<ffi::PyTypeObject>();
+                    if ffi::PyType_HasFeature(ty, ffi::Py_TPFLAGS_HEAPTYPE) != 0 {
+                        self.push((*ty).tp_dict, depth + 1);
+                    }
+                    return;
+                }
+                if ffi::PyModule_Check(obj) != 0 || ffi::PyObject_IS_GC(obj) == 0 {
+                    return;
+                }
+                let Some(traverse) = (*ffi::Py_TYPE(obj)).tp_traverse else {
+                    return;
+                };
+                let mut children: Vec<*mut ffi::PyObject> = Vec::new();
+                traverse(obj, collect, (&raw mut children).cast::<c_void>());
+                for child in children {
+                    self.push(child, depth + 1);
+                }
+            }
+        }
+    }
+
+    /// The `visitproc` passed to `tp_traverse`: appends each referent to a `Vec`.
+    unsafe extern "C" fn collect(obj: *mut ffi::PyObject, arg: *mut c_void) -> c_int {
+        // SAFETY: `arg` is the `Vec` passed by `Scan::visit`, alive for the call.
+        unsafe { (*arg.cast::<Vec<*mut ffi::PyObject>>()).push(obj) };
+        0
+    }
+}
+
+/// Records that `func` gave up the code and dicts in `previous` (see
+/// `RETIRED_NAMESPACES`), and releases what no frame can need any more.
 fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
     #[cfg(Py_3_11)]
     {
+        /// Where the code is in `Fields` (see `slots`).
+        const CODE: usize = 1;
         let now = raw(func);
-        // SAFETY: `func` is a live function object; only its pointers are compared.
-        let (globals, builtins) = unsafe { ((*now).func_globals, (*now).func_builtins) };
-        let gone = [
-            (previous.0[GLOBALS], globals),
-            (previous.0[BUILTINS], builtins),
-        ];
-        if gone.iter().all(|&(was, is)| was.is_null() || was == is) {
+        // SAFETY: `func` is a live function object; only its pointers are read.
+        let (code, globals, builtins) =
+            unsafe { ((*now).func_code, (*now).func_globals, (*now).func_builtins) };
+        let was_code = previous.0[CODE];
+        let (was_globals, was_builtins) = (previous.0[GLOBALS], previous.0[BUILTINS]);
+        if was_code.is_null()
+            || (was_code == code && was_globals == globals && was_builtins == builtins)
+        {
             return;
         }
-        let mut retired = RETIRED_NAMESPACES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (was, is) in gone {
-            if !was.is_null() && was != is {
-                retired.entry(was as usize).or_insert_with(|| {
-                    // SAFETY: `was` is a live dict owned by `previous`; the GIL is
-                    // held. The registry takes a reference of its own.
-                    unsafe { Bound::from_borrowed_ptr(py, was).unbind() }
-                });
-            }
+        // SAFETY: `was_code` is a live object owned by `previous`; the GIL is held.
+        // Held by `previous` alone, the code is in no frame: no frame started
+        // with it can borrow the dicts it ran with.
+        if unsafe { ffi::Py_REFCNT(was_code) } <= 1 {
+            return;
         }
+        // SAFETY: as above.
+        let was_code = unsafe { Bound::from_borrowed_ptr(py, was_code) };
+        let released = RETIRED_NAMESPACES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .add(py, &was_code, was_globals, was_builtins);
+        // Released outside the lock: a finalizer may update functions too.
+        drop(released);
     }
     // 3.9 and 3.10 frames own their globals and builtins: nothing to keep.
     #[cfg(not(Py_3_11))]

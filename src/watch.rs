@@ -9,6 +9,17 @@
 //! which folds an editor's save (write a temporary file then rename, delete
 //! then recreate, several writes) into one batch. [`FileWatcher::stop`] wakes
 //! it at once and waits until `notify`'s thread has let go of everything.
+//!
+//! A watched directory that is deleted (or moved away) and created again
+//! (`git checkout`, `rsync --delete`, some editors) takes its inotify watch
+//! with it. The sink notices, and while a directory is missing the waiting
+//! thread looks for it again every [`RETRY`] (the only time it polls); once it
+//! is back it is watched again and every source file in it is reported as
+//! changed, since saves made in between raised no event. A directory still
+//! missing after [`LOST_GRACE`], or one that cannot be watched again, is
+//! reported in the batch's errors. New directories inside a watched tree are
+//! scanned the same way: a file saved into one before `notify` has added its
+//! watch is reported too.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -16,13 +27,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::{Event, EventHandler, RecommendedWatcher, RecursiveMode, Watcher};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 /// How long `stop()` waits for `notify`'s thread to drop its handler.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How often a deleted watched directory is looked for, at first and later.
+const RETRY: Duration = Duration::from_millis(50);
+const SLOW_RETRY: Duration = Duration::from_millis(500);
+/// How long a watched directory may be missing before it is reported.
+const LOST_GRACE: Duration = Duration::from_secs(1);
+/// At most this many directories are read when scanning a recreated tree.
+const SCAN_LIMIT: usize = 10_000;
 
 /// What `next_batch` returns: changed paths (in the order first seen),
 /// error messages from the watcher, and whether events were lost (the kernel
@@ -41,6 +59,24 @@ struct State {
     stopped: bool,
     /// `notify`'s thread has dropped the [`Sink`]: nothing refers to us any more.
     sink_dropped: bool,
+    /// What `watch()` was asked to watch: (path, recursive).
+    roots: Vec<(PathBuf, bool)>,
+    /// Roots whose watch went away with the directory, to be watched again.
+    lost: Vec<Lost>,
+    /// Directories whose source files are all to be reported: (path, recursive).
+    scans: Vec<(PathBuf, bool)>,
+}
+
+/// A watched root that disappeared.
+#[derive(Clone)]
+struct Lost {
+    path: PathBuf,
+    recursive: bool,
+    since: Instant,
+    /// When to look for it next.
+    retry_at: Instant,
+    /// The last problem reported for it, so that each is reported once.
+    reported: Option<String>,
 }
 
 impl State {
@@ -50,10 +86,46 @@ impl State {
     }
 
     fn has_news(&self) -> bool {
-        !self.paths.is_empty() || !self.errors.is_empty() || self.rescan
+        !self.paths.is_empty() || !self.errors.is_empty() || self.rescan || !self.scans.is_empty()
     }
 
-    fn take(&mut self) -> Batch {
+    fn add_path(&mut self, path: PathBuf) {
+        if self.seen.insert(path.clone()) {
+            self.paths.push(path);
+        }
+    }
+
+    /// Notes that the watch of `path` went away with it, if it is a root.
+    fn root_gone(&mut self, path: &Path, now: Instant) -> bool {
+        let Some(&(_, recursive)) = self.roots.iter().find(|(root, _)| root == path) else {
+            return false;
+        };
+        if self.lost.iter().all(|lost| lost.path != path) {
+            self.lost.push(Lost {
+                path: path.to_owned(),
+                recursive,
+                since: now,
+                retry_at: now,
+                reported: None,
+            });
+        }
+        true
+    }
+
+    /// Notes a directory that appeared inside a recursive root: its files are reported.
+    fn dir_appeared(&mut self, path: &Path) -> bool {
+        let inside = self
+            .roots
+            .iter()
+            .any(|(root, recursive)| *recursive && path.starts_with(root) && path != root);
+        if inside && path.is_dir() {
+            self.scans.push((path.to_owned(), true));
+        }
+        inside
+    }
+
+    /// The ready batch, and the directories whose files are still to be added to it.
+    fn take(&mut self) -> (Batch, Vec<(PathBuf, bool)>) {
         self.seen.clear();
         self.first = None;
         self.last = None;
@@ -61,11 +133,12 @@ impl State {
             .into_iter()
             .map(PathBuf::into_os_string)
             .collect();
-        (
+        let batch = (
             paths,
             std::mem::take(&mut self.errors),
             std::mem::take(&mut self.rescan),
-        )
+        );
+        (batch, std::mem::take(&mut self.scans))
     }
 }
 
@@ -116,6 +189,57 @@ impl Shared {
             .iter()
             .any(|suffix| name.ends_with(suffix.as_str()))
     }
+
+    /// The wanted files under each of `dirs` (read without the lock held).
+    fn scan(&self, dirs: Vec<(PathBuf, bool)>) -> Vec<OsString> {
+        let mut found = Vec::new();
+        let mut pending = dirs;
+        let mut budget = SCAN_LIMIT;
+        while let Some((dir, recursive)) = pending.pop() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                // Not through symbolic links: a link back up would loop.
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    if recursive {
+                        pending.push((path, true));
+                    }
+                } else if self.wanted(&path) {
+                    found.push(path.into_os_string());
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Whether an event can mean that a directory went away: deleted, or renamed.
+fn is_gone(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Any))
+    )
+}
+
+/// Whether an event can mean that a directory appeared: created, or renamed into place.
+fn is_arrival(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Modify(ModifyKind::Name(
+                RenameMode::To | RenameMode::Both | RenameMode::Any
+            ))
+    )
 }
 
 /// Whether an event can mean that a file's content changed. Opening, reading
@@ -149,13 +273,17 @@ impl EventHandler for Sink {
                 if !is_change(&event.kind) {
                     return;
                 }
+                let gone = is_gone(&event.kind);
+                let arrival = is_arrival(&event.kind);
                 let mut any = false;
                 for path in event.paths {
                     if self.shared.wanted(&path) {
                         any = true;
-                        if state.seen.insert(path.clone()) {
-                            state.paths.push(path);
-                        }
+                        state.add_path(path);
+                    } else if (gone && state.root_gone(&path, now))
+                        || (arrival && state.dir_appeared(&path))
+                    {
+                        any = true;
                     }
                 }
                 if !any {
@@ -235,6 +363,12 @@ impl FileWatcher {
                 return None;
             }
             let now = Instant::now();
+            if state.lost.iter().any(|lost| now >= lost.retry_at) {
+                drop(state);
+                self.look_for_lost_roots(now);
+                state = self.shared.lock();
+                continue;
+            }
             let ready_at = match (state.first, state.last) {
                 (Some(first), Some(last)) if state.has_news() => {
                     Some((last + self.debounce).min(first + self.max_delay))
@@ -242,17 +376,101 @@ impl FileWatcher {
                 _ => None,
             };
             if ready_at.is_some_and(|at| now >= at) {
-                return Some(state.take());
+                let ((mut paths, errors, rescan), scans) = state.take();
+                drop(state);
+                // Files in a directory that (re)appeared: saved before its watch existed.
+                for path in self.shared.scan(scans) {
+                    if !paths.contains(&path) {
+                        paths.push(path);
+                    }
+                }
+                return Some((paths, errors, rescan));
             }
             if deadline.is_some_and(|at| now >= at) {
                 return Some((Vec::new(), Vec::new(), false));
             }
-            let wake_at = match (ready_at, deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let retry_at = state.lost.iter().map(|lost| lost.retry_at).min();
+            let wake_at = [ready_at, deadline, retry_at].into_iter().flatten().min();
             state = self.shared.wait(state, wake_at.map(|at| at - now));
         }
+    }
+
+    /// Watches again each lost root that exists again; reports one still missing
+    /// after the grace period, or one that cannot be watched. Called without the
+    /// state lock: `notify`'s thread may need it to answer.
+    fn look_for_lost_roots(&self, now: Instant) {
+        let due: Vec<Lost> = self
+            .shared
+            .lock()
+            .lost
+            .iter()
+            .filter(|lost| now >= lost.retry_at)
+            .cloned()
+            .collect();
+        let mut outcomes = Vec::with_capacity(due.len());
+        {
+            let mut guard = self
+                .watcher
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Some(watcher) = guard.as_mut() else {
+                return; // stopped meanwhile
+            };
+            for lost in &due {
+                // A root moved away is still watched under its old name: drop that.
+                let _ = watcher.unwatch(&lost.path);
+                let outcome = if lost.path.is_dir() {
+                    watcher
+                        .watch(&lost.path, mode(lost.recursive))
+                        .map_err(|error| {
+                            format!("cannot watch {} again: {error}", lost.path.display())
+                        })
+                } else if now.duration_since(lost.since) >= LOST_GRACE {
+                    Err(format!(
+                        "{} was deleted or moved: its files are not watched until it is back",
+                        lost.path.display()
+                    ))
+                } else {
+                    Err(String::new()) // missing, within the grace period: quietly look again
+                };
+                outcomes.push(outcome);
+            }
+        }
+        let mut state = self.shared.lock();
+        let mut news = false;
+        for (lost, outcome) in due.into_iter().zip(outcomes) {
+            let Some(index) = state.lost.iter().position(|l| l.path == lost.path) else {
+                continue;
+            };
+            match outcome {
+                Ok(()) => {
+                    state.lost.remove(index);
+                    state.scans.push((lost.path, lost.recursive));
+                    news = true;
+                }
+                Err(problem) => {
+                    let entry = &mut state.lost[index];
+                    let slow = now.duration_since(entry.since) >= 2 * LOST_GRACE;
+                    entry.retry_at = now + if slow { SLOW_RETRY } else { RETRY };
+                    if !problem.is_empty() && entry.reported.as_deref() != Some(problem.as_str()) {
+                        entry.reported = Some(problem.clone());
+                        state.errors.push(problem);
+                        news = true;
+                    }
+                }
+            }
+        }
+        if news {
+            state.touch(now);
+        }
+    }
+}
+
+fn mode(recursive: bool) -> RecursiveMode {
+    if recursive {
+        RecursiveMode::Recursive
+    } else {
+        RecursiveMode::NonRecursive
     }
 }
 
@@ -285,17 +503,24 @@ impl FileWatcher {
     /// `recursive`) or a single file. Raises OSError if it cannot be watched.
     #[pyo3(signature = (path, recursive = true))]
     fn watch(&self, py: Python<'_>, path: PathBuf, recursive: bool) -> PyResult<()> {
-        let mode = if recursive {
-            RecursiveMode::Recursive
-        } else {
-            RecursiveMode::NonRecursive
-        };
         let what = format!("cannot watch {}", path.display());
-        self.with_watcher(py, what, |watcher| watcher.watch(&path, mode))
+        let watched = path.clone();
+        self.with_watcher(py, what, move |watcher| {
+            watcher.watch(&watched, mode(recursive))
+        })?;
+        let mut state = self.shared.lock();
+        state.roots.retain(|(root, _)| *root != path);
+        state.roots.push((path, recursive));
+        Ok(())
     }
 
     /// Stops watching `path` (as given to `watch`).
     fn unwatch(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        {
+            let mut state = self.shared.lock();
+            state.roots.retain(|(root, _)| *root != path);
+            state.lost.retain(|lost| lost.path != path);
+        }
         let what = format!("cannot unwatch {}", path.display());
         self.with_watcher(py, what, |watcher| watcher.unwatch(&path))
     }

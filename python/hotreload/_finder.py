@@ -52,8 +52,9 @@ class ReloadFinder(importlib.abc.MetaPathFinder):
                 continue
             if spec is not None:
                 origin = spec.origin
-                if type(origin) is str and origin.endswith(".py"):
-                    _sources.record_file(fullname, origin)
+                if type(origin) is str and origin.endswith(".py") and not _sources.record_file(fullname, origin):
+                    # No file at that path: a zip archive's member, say; its loader has the text.
+                    _sources.record_from_loader(fullname, spec.loader)
                 return spec
         return None
 

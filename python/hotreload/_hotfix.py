@@ -43,6 +43,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from hotreload._errors import ReloadError
 from hotreload._report import HotfixReport
+from hotreload._sources import read_regular_file
 from hotreload._transaction import Transaction
 
 __all__ = ["apply_hotfix", "replace_func"]
@@ -302,8 +303,9 @@ def apply_hotfix(path_or_source: PathOrSource) -> HotfixReport:
     If the file cannot be read, the script does not compile, or running it
     raises, every change it made through :func:`replace_func` is undone (newest
     first) and :class:`ReloadError` is raised, naming the file and line, with
-    the script's error as ``__cause__``. ``KeyboardInterrupt`` and other
-    non-``Exception`` errors are re-raised as they are, after the rollback.
+    the script's error as ``__cause__`` (also for ``SystemExit`` and
+    ``GeneratorExit``). Only ``KeyboardInterrupt`` is re-raised as it is, after
+    the rollback.
 
     Applying the same hotfix again updates the same functions again: harmless.
     """
@@ -324,14 +326,16 @@ def _run(script: _Script) -> HotfixReport:
     try:
         code = compile(script.source, script.filename, "exec", dont_inherit=True)
         exec(code, _namespace(script))
-    except Exception as error:
+    except KeyboardInterrupt:
+        run.transaction.rollback()
+        raise
+    except BaseException as error:
+        # SystemExit and GeneratorExit too: a script ending the process or a
+        # generator by mistake must not escape as if it were the caller's.
         run.transaction.rollback()
         failure = _failure(script, run.report, error)
         logger.warning("%s", failure)
         raise failure from error
-    except BaseException:
-        run.transaction.rollback()
-        raise
     finally:
         _current_run.reset(token)
 
@@ -380,21 +384,22 @@ def _is_path(text: str) -> bool:
     """
     if "\n" in text or "\r" in text:
         return False
-    return text.endswith(".py") or os.path.isfile(text)
+    # An existing directory or FIFO is a path too: refused as one, never run as source.
+    return text.endswith(".py") or "\0" in text or os.path.exists(text)
 
 
 def _read_file(path: str) -> _Script:
-    path = os.path.abspath(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     name = f"hotfix_{stem}"
     try:
-        with open(path, "rb") as file:
-            # Bytes, so that compile() honours a PEP 263 coding declaration.
-            source = file.read()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
+        path = os.path.abspath(path)
+        # Bytes, so that compile() honours a PEP 263 coding declaration. A FIFO
+        # or a directory is refused without being opened.
+        source = read_regular_file(path)
+    except (OSError, ValueError) as error:  # ValueError: a null byte in the path
+        reason = (error.strerror if isinstance(error, OSError) else None) or _safe_str(error)
         raise ReloadError(
-            f"cannot read hotfix {name} from {path}: {reason}", name=name, path=path
+            f"cannot read hotfix {_printable(name)} from {_printable(path)}: {reason}", name=name, path=path
         ) from error
     return _Script(name=name, filename=path, source=source, is_file=True)
 
@@ -418,7 +423,7 @@ def _failure(script: _Script, report: HotfixReport, error: BaseException) -> Rel
     lineno = _script_line(script, error)
     where = f"{script.filename}, line {lineno}" if lineno else script.filename
     # A SyntaxError's str() repeats the file and line; its msg alone does not.
-    detail = error.msg if isinstance(error, SyntaxError) else error
+    detail = error.msg if isinstance(error, SyntaxError) else _safe_str(error)
     message = f"hotfix {script.name} failed at {where}: {type(error).__name__}: {detail}"
     undone = len(report.replaced) + len(report.added)
     if undone:
@@ -426,8 +431,24 @@ def _failure(script: _Script, report: HotfixReport, error: BaseException) -> Rel
     return ReloadError(message, name=script.name, path=script.filename, lineno=lineno)
 
 
+def _printable(text: str) -> str:
+    """``text`` itself, or its repr if it holds characters a log line would hide (a null byte)."""
+    return text if text.isprintable() else repr(text)
+
+
+def _safe_str(error: BaseException) -> str:
+    """``str(error)``, or a placeholder if its ``__str__`` raises (it is the user's code)."""
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__} object, str() failed>"
+
+
 def _script_line(script: _Script, error: BaseException) -> Optional[int]:
     """The line of the script where ``error`` arose: the innermost script frame."""
+    null = _null_byte_line(script.source)
+    if null is not None and isinstance(error, (SyntaxError, ValueError)):
+        return null  # "source code cannot contain null bytes", without a line
     if isinstance(error, SyntaxError) and error.filename == script.filename:
         return error.lineno
     lineno = None
@@ -435,3 +456,11 @@ def _script_line(script: _Script, error: BaseException) -> Optional[int]:
         if frame.f_code.co_filename == script.filename:
             lineno = line
     return lineno
+
+
+def _null_byte_line(source: Union[str, bytes]) -> Optional[int]:
+    """The line of the first null byte in ``source``, or None."""
+    null = "\0" if isinstance(source, str) else b"\0"
+    newline = "\n" if isinstance(source, str) else b"\n"
+    index = source.find(null)  # type: ignore[arg-type]
+    return None if index < 0 else source.count(newline, 0, index) + 1  # type: ignore[arg-type]

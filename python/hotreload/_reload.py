@@ -78,10 +78,35 @@ def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport
     if unknown:
         raise TypeError(f"reload() got unexpected option(s): {', '.join(sorted(unknown))}")
     module = _resolve(module)
-    with _reload_lock, _collector_paused():
-        report = _Reload(module, options).run()
+    try:
+        with _reload_lock, _collector_paused():
+            report = _Reload(module, options).run()
+    except (ReloadError, KeyboardInterrupt):
+        raise
+    except BaseException as error:
+        # SystemExit or GeneratorExit from the module's top level, a RecursionError
+        # or MemoryError from compiling it, an error raised while describing an
+        # error: the module is unchanged, so say so as the contract does.
+        context = error.__context__
+        if isinstance(context, ScratchRunError):
+            error = context.error  # describing the module's own error failed (its __str__ raised)
+        raise _escaped_error(module, error) from error
     logger.info("%s", report)
     return report
+
+
+def _escaped_error(module: types.ModuleType, error: BaseException) -> ReloadError:
+    """A ReloadError for an error that escaped a reload, built without calling its ``__str__``
+    unguarded (that is what failed, sometimes)."""
+    name = getattr(module, "__name__", "?")
+    path = getattr(module, "__file__", None)
+    path = path if isinstance(path, str) else None
+    try:
+        detail = str(error)
+    except Exception:
+        detail = f"<{type(error).__name__} object, str() failed>"
+    message = f"cannot reload module {name} ({path}): {type(error).__name__}: {detail}".rstrip(": ")
+    return ReloadError(message, name=name, path=path)
 
 
 def _resolve(module: Union[types.ModuleType, str]) -> types.ModuleType:
@@ -133,11 +158,10 @@ class _Reload:
     # -- 1. and 2. read, and decide what runs ------------------------------------
 
     def _read(self) -> Tuple[bytes, str]:
+        data, _ = _sources.read_source(self.module)
         try:
-            with open(self.path, "rb") as file:
-                data = file.read()
             return data, importlib.util.decode_source(data)
-        except (OSError, SyntaxError, UnicodeDecodeError) as error:
+        except (SyntaxError, UnicodeDecodeError) as error:
             raise ReloadError(
                 f"cannot read the source of module {self.name} from {self.path}: {error}",
                 name=self.name,
@@ -330,16 +354,4 @@ def _collector_paused() -> Iterator[None]:
 
 def source_path(module: types.ModuleType) -> str:
     """The ``.py`` file a module is loaded from; ReloadError if it has none."""
-    name = getattr(module, "__name__", "?")
-    spec = getattr(module, "__spec__", None)
-    path = getattr(spec, "origin", None) if spec is not None else None
-    if not path or not isinstance(path, str) or path in ("built-in", "frozen"):
-        path = getattr(module, "__file__", None)
-    if path and path.endswith((".pyc", ".pyo")):
-        try:
-            path = importlib.util.source_from_cache(path)
-        except ValueError:
-            pass
-    if not path or not path.endswith(".py"):
-        raise ReloadError(f"module {name} has no Python source file to reload (found {path!r})", name=name, path=path)
-    return path
+    return _sources.source_path(module)

@@ -16,7 +16,12 @@ The story of one save:
    reloaded once with :func:`hotreload.reload`, which is transactional;
 4. each outcome goes to ``on_reload`` (a :class:`ReloadReport`) or ``on_error``
    (a :class:`ReloadError`); a failed module keeps its last good code, and is
-   retried when a module it imports from changes again.
+   retried when a module it imports from changes again. Problems of the watch
+   itself (a watched directory deleted and not back, one that cannot be watched
+   again) go to ``on_error`` too: a watcher never goes deaf silently.
+
+``stop()`` guarantees that no callback starts after it returns: callbacks are
+delivered under a lock, and only while the watcher has not been stopped.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import site
 import sys
 import sysconfig
 import threading
+import time
 import types
 import weakref
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
@@ -80,6 +86,9 @@ class Watcher:
         self._scope = _Scope.of(paths)
         # Modules whose last reload failed, retried when something they import from changes.
         self._failed: Dict[str, types.ModuleType] = {}
+        # Held while a callback runs; stop() takes it, so none runs once stop() returns.
+        self._delivering = threading.Lock()
+        self._stop_requested = False
         self._native = FileWatcher(debounce=debounce)
         try:
             for path, recursive in self._scope.roots():
@@ -109,17 +118,33 @@ class Watcher:
         """True until :meth:`stop` was called (or the watcher thread ended)."""
         return not self._native.stopped and self._thread.is_alive()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stops watching; returns once the watcher thread has ended.
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stops watching; returns once the watcher thread has ended, or after ``timeout`` seconds.
 
         A reload already under way is finished first (it is transactional, so
-        it is never cut short). Afterwards no thread, file handle or callback
-        of this watcher remains. Idempotent; callable from a callback.
+        it is never cut short), but its outcome is not delivered: once
+        ``stop()`` has returned, no ``on_reload`` or ``on_error`` callback of
+        this watcher runs. Returns True if the watcher thread ended in time (no
+        thread, file handle or callback of this watcher remains), False if it
+        was still finishing a reload (it ends by itself, calling nothing) or a
+        callback was still running when the time was up.
+
+        Idempotent; callable from a callback (which then returns True once no
+        other callback can start: the thread ends when the callback returns).
         """
+        self._stop_requested = True
+        deadline = time.monotonic() + max(0.0, timeout)
         self._native.stop()
-        if self._thread is not threading.current_thread() and self._thread.ident is not None:
-            self._thread.join(timeout)
         _running.discard(self)
+        if self._thread is threading.current_thread():
+            return True
+        if self._thread.ident is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        # A callback that began before the flag was set may still be running.
+        if not self._delivering.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return False
+        self._delivering.release()
+        return not self._thread.is_alive()
 
     def __enter__(self) -> "Watcher":
         return self
@@ -141,7 +166,7 @@ class Watcher:
                     return
                 paths, errors, rescan = batch
                 for message in errors:
-                    logger.warning("file watcher error: %s", message)
+                    self._watch_problem(message)
                 if rescan:
                     logger.warning("file events were lost (the kernel queue overflowed); save again to reload")
                 try:
@@ -170,6 +195,8 @@ class Watcher:
         ]
         reports = []
         for module in dependency_order(list(changed.values()) + retried):
+            if self._stop_requested:
+                break  # stopped: the remaining modules keep their code, as after any stop
             report = self._reload_one(module)
             if report is not None:
                 reports.append(report)
@@ -198,15 +225,23 @@ class Watcher:
             self._deliver(self._on_reload, report)
         return report
 
-    @staticmethod
-    def _deliver(callback: Optional[Callable[..., object]], value: object) -> None:
+    def _watch_problem(self, message: str) -> None:
+        """A problem of the watch itself (a watched directory gone): logged, and given to on_error."""
+        logger.warning("hotreload.watch: %s", message)
+        if self._on_error is not log_error:
+            self._deliver(self._on_error, ReloadError(f"hotreload.watch: {message}"))
+
+    def _deliver(self, callback: Optional[Callable[..., object]], value: object) -> None:
         if callback is None:
             return
-        try:
-            callback(value)
-        except Exception:
-            # A broken callback must not end the development loop.
-            logger.exception("hotreload.watch callback %r raised", callback)
+        with self._delivering:
+            if self._stop_requested:
+                return  # stop() was called: its caller relies on no callback running now
+            try:
+                callback(value)
+            except Exception:
+                # A broken callback must not end the development loop.
+                logger.exception("hotreload.watch callback %r raised", callback)
 
 
 def watch(
@@ -249,6 +284,8 @@ def describe_error(error: ReloadError) -> str:
         message = f"{type(cause).__name__}: {cause}"
     else:
         message = str(error)
+    if error.path is None and error.name is None:
+        return " ".join(message.split())  # about the watch itself, not a module
     where = error.path or "<unknown file>"
     if error.lineno is not None:
         where = f"{where}:{error.lineno}"
