@@ -10,6 +10,8 @@ instances) runs the new code, while the program's live state survives.
   transactionally; :func:`install` makes ``importlib.reload`` do the same.
 - :func:`replace_func` and :func:`apply_hotfix` patch a live process from a script.
 - :func:`watch` reloads modules as their files change.
+- :func:`listen` lets the same user's shell send hotfixes and reloads
+  (``python -m hotreload apply PID fix.py``); :func:`replay` re-applies a journal.
 
 Errors a user can cause raise :class:`ReloadError` (or ``TypeError`` for bad
 arguments). Everything is logged under the logger ``hotreload``.
@@ -17,8 +19,10 @@ arguments). Everything is logged under the logger ``hotreload``.
 
 from hotreload._errors import ReloadError
 from hotreload._finder import ReloadFinder, install, uninstall
-from hotreload._hotfix import apply_hotfix, replace_func
+from hotreload._hotfix import replace_func
 from hotreload._hotreload import update_function
+from hotreload._journal import apply_hotfix, replay
+from hotreload._listen import Listener, listen
 from hotreload._reconcile import update_class
 from hotreload._reload import reload
 from hotreload._report import HotfixReport, ReloadReport
@@ -28,14 +32,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HotfixReport",
+    "Listener",
     "ReloadError",
     "ReloadFinder",
     "ReloadReport",
     "Watcher",
     "apply_hotfix",
     "install",
+    "listen",
     "reload",
     "replace_func",
+    "replay",
     "uninstall",
     "update_class",
     "update_function",

@@ -27,13 +27,13 @@ import linecache
 import logging
 import re
 import sys
-import threading
 import time
 import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
 from hotreload._errors import ReloadError
+from hotreload._lock import change_lock
 from hotreload._namespace import reconcile_namespace, stored_names
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, SourceMap, map_source, name_list
@@ -47,8 +47,8 @@ from hotreload._transaction import Transaction
 
 logger = logging.getLogger("hotreload")
 
-# One reload at a time, whichever thread asks (a watcher, the main program).
-_reload_lock = threading.RLock()
+# One change at a time, whichever thread asks (a watcher, the main program, a hotfix, the listener).
+_reload_lock = change_lock
 
 _OPTIONS = frozenset({"keep", "refresh", "rebind"})
 
