@@ -39,7 +39,7 @@ PROGRAM = """
     import os, sys, time
     import game
     LISTEN = {listen!r}
-    if LISTEN:
+    if LISTEN is not None:
         import hotreload
         hotreload.listen(**LISTEN)
     print("ready", os.getpid(), flush=True)
