@@ -128,7 +128,7 @@ class Target:
                 line = self.lines.get(timeout=0.1)
             except queue.Empty:
                 if self.process.poll() is not None:
-                    raise AssertionError(f"target exited ({self.process.returncode}): {self.errors}")
+                    raise AssertionError(f"target exited ({self.process.returncode}): {self.errors}") from None
                 continue
             if line.startswith(prefix):
                 return line
@@ -151,7 +151,13 @@ class Target:
             pass
 
 
-def cli(runtime: pathlib.Path, *args: str, stdin: Optional[str] = None, timeout: float = 60.0, cwd: Optional[pathlib.Path] = None) -> subprocess.CompletedProcess:
+def cli(
+    runtime: pathlib.Path,
+    *args: str,
+    stdin: Optional[str] = None,
+    timeout: float = 60.0,
+    cwd: Optional[pathlib.Path] = None,
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "hotreload", *args],
         env=environment(runtime),

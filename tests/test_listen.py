@@ -23,9 +23,8 @@ import time
 import types
 from typing import Any, Dict, Iterator, List
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import _hotfix, _listen, _lock, _reload
 from listen_support import FAILING_FIX, FIX, exchange, frame, read_reply, request, write
 
@@ -102,7 +101,9 @@ def test_a_loose_socket_directory_is_made_private(runtime: pathlib.Path, caplog:
     assert "had mode 777" in caplog.text
 
 
-def test_listen_with_another_journal_while_listening_is_an_error(listener: hotreload.Listener, tmp_path: pathlib.Path) -> None:
+def test_listen_with_another_journal_while_listening_is_an_error(
+    listener: hotreload.Listener, tmp_path: pathlib.Path
+) -> None:
     with pytest.raises(ValueError, match="already listening"):
         hotreload.listen(journal=tmp_path / "journal")
 
@@ -166,7 +167,9 @@ def test_reload_over_the_socket_one_transaction_per_module(listener: hotreload.L
     assert (first.f(), second.g(), third.h()) == (2, 1, 1)
 
 
-def test_status_reports_loaded_modules_and_history(listener: hotreload.Listener, game: types.ModuleType, tmp_path: pathlib.Path) -> None:
+def test_status_reports_loaded_modules_and_history(
+    listener: hotreload.Listener, game: types.ModuleType, tmp_path: pathlib.Path
+) -> None:
     exchange(listener.path, request({"op": "apply", "path": str(fix_for(game, tmp_path / "fix.py", FIX))}))
     reply = exchange(listener.path, request({"op": "status"}))
     assert reply is not None and reply["ok"]
@@ -332,7 +335,9 @@ def test_two_operators_applying_at_once_are_serialised(
     ]
     replies: List[Any] = []
     threads = [
-        threading.Thread(target=lambda f=f: replies.append(exchange(listener.path, request({"op": "apply", "path": str(f)}))))
+        threading.Thread(
+            target=lambda f=f: replies.append(exchange(listener.path, request({"op": "apply", "path": str(f)})))
+        )
         for f in fixes
     ]
     for thread in threads:
@@ -367,7 +372,9 @@ def test_a_hotfix_rollback_cannot_undo_a_reload_that_ran_meanwhile(modules: Any,
     assert game.damage() == 50
 
 
-def test_a_peer_of_another_uid_is_refused_and_logged(game: types.ModuleType, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_peer_of_another_uid_is_refused_and_logged(
+    game: types.ModuleType, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A directory every user may enter, so that `nobody` can reach the socket at all.
     opened = tempfile.mkdtemp(prefix="hotreload-test-", dir="/tmp")
     os.chmod(opened, 0o755)

@@ -19,7 +19,6 @@ import time
 from typing import Iterator, List
 
 import pytest
-
 from listen_support import FAILING_FIX, FIX, Target, cli, environment, probe, write
 
 
@@ -47,7 +46,9 @@ def test_apply_prints_the_report_and_exits_0(target: Target, runtime: pathlib.Pa
     assert probe(runtime, target.pid, "game.damage()") == 20
 
 
-def test_a_hotfix_raising_half_way_is_rolled_back_and_exits_1(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_a_hotfix_raising_half_way_is_rolled_back_and_exits_1(
+    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     fix = write(tmp_path / "bad.py", FAILING_FIX)
     done = cli(runtime, "apply", str(target.pid), str(fix))
     assert done.returncode == 1
@@ -85,7 +86,9 @@ def test_a_refused_reload_names_file_and_line(target: Target, runtime: pathlib.P
     assert probe(runtime, target.pid, "game.damage()") == 10
 
 
-def test_status_shows_what_was_loaded_reloaded_and_applied(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_status_shows_what_was_loaded_reloaded_and_applied(
+    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     cli(runtime, "apply", str(target.pid), str(write(tmp_path / "fix.py", FIX)))
     cli(runtime, "apply", str(target.pid), str(write(tmp_path / "bad.py", FAILING_FIX)))
     done = cli(runtime, "status", str(target.pid))
@@ -119,7 +122,9 @@ def test_console_runs_in_the_process_while_the_program_keeps_running(target: Tar
 
 
 def test_pdb_works_at_the_console(target: Target, runtime: pathlib.Path) -> None:
-    session = "import game, pdb\npdb.run('game.damage()')\nstep\nstep\np 6 * 7\ncontinue\nprint('after', game.damage())\n"
+    session = (
+        "import game, pdb\npdb.run('game.damage()')\nstep\nstep\np 6 * 7\ncontinue\nprint('after', game.damage())\n"
+    )
     done = cli(runtime, "console", str(target.pid), stdin=session)
     assert done.returncode == 0, done.stderr
     assert "(Pdb)" in done.stdout
@@ -178,9 +183,17 @@ def test_all_sends_to_every_listening_process(tmp_path: pathlib.Path, runtime: p
 
 def test_two_operators_applying_at_once(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
     slow = "import time\ntime.sleep(0.3)\n" + textwrap.dedent(FIX)
-    fixes = [write(tmp_path / "one.py", slow), write(tmp_path / "two.py", slow.replace("damage", "armor").replace("20", "2"))]
+    fixes = [
+        write(tmp_path / "one.py", slow),
+        write(tmp_path / "two.py", slow.replace("damage", "armor").replace("20", "2")),
+    ]
     operators = [
-        subprocess.Popen([sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)], env=environment(runtime), stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)],
+            env=environment(runtime),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for fix in fixes
     ]
     outputs = [operator.communicate(timeout=60)[0] for operator in operators]
@@ -189,9 +202,13 @@ def test_two_operators_applying_at_once(target: Target, runtime: pathlib.Path, t
     assert probe(runtime, target.pid, "[game.damage(), game.armor()]") == [20, 2]
 
 
-def test_an_operator_killed_mid_request_harms_nothing(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_an_operator_killed_mid_request_harms_nothing(
+    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     fix = write(tmp_path / "slow.py", "import time\ntime.sleep(1.0)\n" + textwrap.dedent(FIX))
-    operator = subprocess.Popen([sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)], env=environment(runtime))
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)], env=environment(runtime)
+    )
     time.sleep(0.8)
     operator.send_signal(signal.SIGKILL)
     operator.wait()

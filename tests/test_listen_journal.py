@@ -9,9 +9,8 @@ import textwrap
 import types
 from typing import Any, Iterator
 
-import pytest
-
 import hotreload
+import pytest
 from listen_support import FAILING_FIX, FIX, exchange, request, write
 
 
@@ -75,18 +74,22 @@ def test_refused_repeated_and_nested_hotfixes_are_not_saved(
     assert entries(journal) == ["000001-fix.py", "000002-outer.py"]
 
 
-def test_source_text_hotfixes_are_saved_too(listener: hotreload.Listener, journal: pathlib.Path, game: types.ModuleType) -> None:
+def test_source_text_hotfixes_are_saved_too(
+    listener: hotreload.Listener, journal: pathlib.Path, game: types.ModuleType
+) -> None:
     source = textwrap.dedent(FIX).replace("game", game.__name__)
     hotreload.apply_hotfix(source)
     assert [(journal / name).read_text() for name in entries(journal)] == [source]
 
 
-def test_replay_applies_the_journal_in_order(journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path) -> None:
+def test_replay_applies_the_journal_in_order(
+    journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path
+) -> None:
     with hotreload.listen(journal=journal):
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "one.py", FIX)))
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "two.py", FIX.replace("20", "25"))))
     # A restarted server: the module as first loaded again.
-    exec(compile("def damage():\n    return 10\n", game.__file__, "exec"), game.__dict__)
+    exec(compile("def damage():\n    return 10\n", str(game.__file__), "exec"), game.__dict__)
     assert game.damage() == 10
     reports = hotreload.replay(journal)
     assert [report.replaced for report in reports] == [[f"{game.__name__}.damage"]] * 2
@@ -94,19 +97,26 @@ def test_replay_applies_the_journal_in_order(journal: pathlib.Path, game: types.
     assert len(entries(journal)) == 2  # replaying saves nothing new
 
 
-def test_replay_stops_at_an_entry_that_no_longer_applies(journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path) -> None:
+def test_replay_stops_at_an_entry_that_no_longer_applies(
+    journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path
+) -> None:
     with hotreload.listen(journal=journal):
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "one.py", FIX)))
-        hotreload.apply_hotfix(str(fix_for(game, tmp_path / "two.py", FIX.replace("damage", "armor").replace("20", "2"))))
+        hotreload.apply_hotfix(
+            str(fix_for(game, tmp_path / "two.py", FIX.replace("damage", "armor").replace("20", "2")))
+        )
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "three.py", FIX.replace("20", "30"))))
     second = journal / "000002-two.py"
     second.write_text(second.read_text() + "\nraise LookupError('gone')\n")
-    exec(compile("def damage():\n    return 10\n\ndef armor():\n    return 1\n", game.__file__, "exec"), game.__dict__)
+    exec(compile("def damage():\n    return 10\n\ndef armor():\n    return 1\n", str(game.__file__), "exec"), game.__dict__)
     with pytest.raises(hotreload.ReloadError, match="entry 000002-two.py no longer applies") as caught:
         hotreload.replay(journal)
     assert caught.value.path == str(second) and caught.value.lineno == 7
     assert isinstance(caught.value.__cause__, hotreload.ReloadError)
-    assert (game.damage(), game.armor()) == (20, 1)  # the first applied, the second changed nothing, the third never ran
+    assert (game.damage(), game.armor()) == (
+        20,
+        1,
+    )  # the first applied, the second changed nothing, the third never ran
 
 
 def test_replay_of_a_missing_journal_does_nothing(tmp_path: pathlib.Path) -> None:

@@ -89,7 +89,9 @@ def _usage(name: str) -> str:
 
 
 def _command_parser(name: str, parser: Optional[argparse.ArgumentParser] = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog=f"python -m hotreload {name}", usage=_usage(name), description=_HELP[name])
+    parser = parser or argparse.ArgumentParser(
+        prog=f"python -m hotreload {name}", usage=_usage(name), description=_HELP[name]
+    )
     if parser.add_help is False:
         parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
     if name != "ps":
@@ -97,7 +99,9 @@ def _command_parser(name: str, parser: Optional[argparse.ArgumentParser] = None)
     if name != "console":
         parser.add_argument("--json", action="store_true", help="print each result as one JSON object")
     if name in ("apply", "reload", "status"):
-        parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="how long to wait for an answer")
+        parser.add_argument(
+            "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="how long to wait for an answer"
+        )
     parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
     return parser
 
@@ -171,7 +175,9 @@ def connect(pid: int, *, bootstrap: bool = True) -> socket.socket:
     if not _exists(pid):
         raise Unreachable(f"no process {pid}")
     if bootstrap and isinstance(reason, (FileNotFoundError, ConnectionRefusedError)):
-        from hotreload import _remote_exec  # only a process that does not listen needs it
+        from hotreload import (
+            _remote_exec,  # only a process that does not listen needs it
+        )
 
         try:
             actual = _remote_exec.start_listener(pid)
@@ -223,7 +229,9 @@ def ask(pid: int, request: Dict[str, Any], timeout: float, *, bootstrap: bool = 
     finally:
         sock.close()
     if reply is None:
-        return Result(pid, EXIT_UNREACHABLE, problem=f"process {pid} closed the connection without answering; it may have exited")
+        return Result(
+            pid, EXIT_UNREACHABLE, problem=f"process {pid} closed the connection without answering; it may have exited"
+        )
     return Result(pid, _status_of(reply), reply)
 
 
@@ -261,8 +269,8 @@ def _send_to_all(name: str, request: Dict[str, Any], pids: Optional[List[int]], 
 
 
 def _parallel(pids: List[int], work: Callable[[int], Result]) -> List[Result]:
-    if len(pids) == 1:
-        return [work(pids[0])]
+    if len(pids) <= 1:
+        return [work(pid) for pid in pids]
     with ThreadPoolExecutor(max_workers=min(16, len(pids))) as pool:
         return list(pool.map(work, pids))
 
@@ -271,7 +279,12 @@ def _parallel(pids: List[int], work: Callable[[int], Result]) -> List[Result]:
 
 
 def _as_json(name: str, result: Result) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"pid": result.pid, "command": name, "ok": result.status == EXIT_OK, "exit_status": result.status}
+    out: Dict[str, Any] = {
+        "pid": result.pid,
+        "command": name,
+        "ok": result.status == EXIT_OK,
+        "exit_status": result.status,
+    }
     if result.problem:
         out["error"] = {"kind": "unreachable", "message": result.problem}
     else:
@@ -350,7 +363,8 @@ def _status_text(result: Dict[str, Any], *, one_line: bool) -> str:
         for item in history:
             outcome = "ok     " if item.get("ok") else "REFUSED"
             summary = str(item.get("summary", "")).splitlines()[0]
-            lines.append(f"    {_clock(item.get('time'))} {outcome} {item.get('kind')} {item.get('name')} [{item.get('origin')}]: {summary}")
+            what = f"{item.get('kind')} {item.get('name')} [{item.get('origin')}]"
+            lines.append(f"    {_clock(item.get('time'))} {outcome} {what}: {summary}")
     return "\n".join(lines)
 
 
@@ -396,7 +410,9 @@ def _console(pid: int) -> int:
         print(f"hotreload: process {pid}: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if reply is None or not reply.get("ok"):
-        print(_error_text((reply or {}).get("error") or {"message": "the process closed the connection"}), file=sys.stderr)
+        print(
+            _error_text((reply or {}).get("error") or {"message": "the process closed the connection"}), file=sys.stderr
+        )
         return _status_of(reply) if reply else EXIT_UNREACHABLE
     sock.settimeout(None)
     return _relay(sock)
@@ -432,7 +448,11 @@ def _relay(sock: socket.socket) -> int:
                 if stdin not in ready:
                     continue
                 data = os.read(stdin, 65536)
-                _protocol.send(sock, {"input": data.decode("utf-8", "replace")} if data else {"eof": True}, limit=_protocol.MAX_REQUEST)
+                _protocol.send(
+                    sock,
+                    {"input": data.decode("utf-8", "replace")} if data else {"eof": True},
+                    limit=_protocol.MAX_REQUEST,
+                )
                 if not data:
                     break
             except KeyboardInterrupt:

@@ -28,8 +28,7 @@ import stat
 import threading
 from typing import List, Optional, Tuple, Union
 
-from hotreload import _history
-from hotreload import _hotfix
+from hotreload import _history, _hotfix
 from hotreload._errors import ReloadError
 from hotreload._report import HotfixReport
 
@@ -194,13 +193,22 @@ def apply_and_record(path_or_source: PathOrSource) -> Tuple[HotfixReport, Option
         report = _hotfix.apply_hotfix(path_or_source)
     except ReloadError as error:
         if not depth:
-            _history.note("hotfix", error.name or "<hotfix>", ok=False, summary=str(error), origin=_history.origin.get(), filename=error.path)
+            _history.note(
+                "hotfix",
+                error.name or "<hotfix>",
+                ok=False,
+                summary=str(error),
+                origin=_history.origin.get(),
+                filename=error.path,
+            )
         raise
     finally:
         _depth.reset(token)
     if depth:
         return report, None
-    _history.note("hotfix", report.name, ok=True, summary=str(report), origin=_history.origin.get(), filename=report.filename)
+    _history.note(
+        "hotfix", report.name, ok=True, summary=str(report), origin=_history.origin.get(), filename=report.filename
+    )
     journal = _active
     if journal is None or data is None:
         return report, None
@@ -217,14 +225,15 @@ def apply_hotfix(path_or_source: PathOrSource) -> HotfixReport:
 
 # The public function keeps the documentation of the one it wraps.
 apply_hotfix.__doc__ = (_hotfix.apply_hotfix.__doc__ or "") + (
-    "\n    While the process has a journal (``listen(journal=DIR)``), a hotfix that\n"
-    "    applied is saved into it.\n"
+    "\n    While the process has a journal (``listen(journal=DIR)``), a hotfix that\n    applied is saved into it.\n"
 )
 
 
 def _script_bytes(path_or_source: PathOrSource) -> Optional[bytes]:
     """What a hotfix will run, read before it runs (None if it cannot be read: it will fail)."""
-    if isinstance(path_or_source, os.PathLike) or (isinstance(path_or_source, str) and _hotfix._is_path(path_or_source)):
+    if isinstance(path_or_source, os.PathLike) or (
+        isinstance(path_or_source, str) and _hotfix._is_path(path_or_source)
+    ):
         try:
             return _read(os.fsdecode(os.fspath(path_or_source)))
         except OSError:
