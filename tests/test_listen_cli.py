@@ -267,3 +267,24 @@ def test_run_listen_and_journal(tmp_path: pathlib.Path, runtime: pathlib.Path) -
     finally:
         target.stop()
     assert not os.path.exists(runtime / "hotreload" / f"{target.pid}.sock")  # removed at exit
+
+
+def test_ctrl_c_at_the_console_interrupts_the_code_it_runs(target: Target, runtime: pathlib.Path) -> None:
+    console = subprocess.Popen(
+        [sys.executable, "-m", "hotreload", "console", str(target.pid)],
+        env=environment(runtime),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert console.stdin is not None
+    console.stdin.write("while True: pass\n")
+    console.stdin.flush()
+    time.sleep(1.0)
+    console.send_signal(signal.SIGINT)  # what Ctrl-C in the operator's terminal does
+    time.sleep(0.5)
+    output, errors = console.communicate("print('after', 'interrupt')\n", timeout=30)
+    assert console.returncode == 0, errors
+    assert "KeyboardInterrupt" in output and "after interrupt" in output
+    assert target.alive
