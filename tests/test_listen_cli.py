@@ -278,7 +278,8 @@ def test_ctrl_c_at_the_console_interrupts_the_code_it_runs(target: Target, runti
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert console.stdin is not None
+    assert console.stdin is not None and console.stdout is not None
+    assert "hotreload console in process" in console.stdout.readline()  # connected, relaying
     console.stdin.write("while True: pass\n")
     console.stdin.flush()
     time.sleep(1.0)
@@ -286,5 +287,5 @@ def test_ctrl_c_at_the_console_interrupts_the_code_it_runs(target: Target, runti
     time.sleep(0.5)
     output, errors = console.communicate("print('after', 'interrupt')\n", timeout=30)
     assert console.returncode == 0, errors
-    assert "KeyboardInterrupt" in output and "after interrupt" in output
+    assert "KeyboardInterrupt" in output and "after interrupt" in output, (output, errors)
     assert target.alive

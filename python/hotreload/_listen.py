@@ -233,7 +233,12 @@ class Listener:
             logger.warning("listener %s: accept failed: %s", self.path, error)
             time.sleep(0.05)
             return
-        pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        try:
+            pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        except OSError as error:  # without the kernel's word on who it is, nobody gets in
+            logger.warning("listener %s: cannot read the peer's credentials (%s); connection refused", self.path, error)
+            sock.close()
+            return
         peer = f"pid {pid} uid {uid}"
         if uid not in (os.geteuid(), 0):
             logger.warning("listener %s: refused a connection from %s (not this user, not root)", self.path, peer)
@@ -313,6 +318,7 @@ class Listener:
 
     def _work(self, request: _Request) -> None:
         sock = request.sock
+        token = _history.origin.set(f"remote ({request.peer})")
         try:
             sock.setblocking(True)
             sock.settimeout(SEND_TIMEOUT)
@@ -322,10 +328,15 @@ class Listener:
                 serve_console(sock, request.peer)
                 return
             reply = self._answer(request)
-            _protocol.send(sock, reply)
+            try:
+                data = _protocol.encode(reply)
+            except ValueError as error:  # a reply too large for the protocol
+                data = _protocol.encode(_error("internal", f"the reply could not be sent: {error}"))
+            sock.sendall(data, socket.MSG_NOSIGNAL)
         except OSError as error:  # the client went away; whatever ran, ran
             logger.info("listener %s: could not reply to %s: %s", self.path, request.peer, error)
         finally:
+            _history.origin.reset(token)
             sock.close()
             self._workers.release()
 
@@ -337,7 +348,6 @@ class Listener:
             return _error(
                 "usage", f"unknown operation {operation!r} (known: {', '.join(sorted([*self._handlers, 'console']))})"
             )
-        token = _history.origin.set(f"remote ({request.peer})")
         try:
             return handler(request)
         except _Refusal as refusal:
@@ -345,8 +355,6 @@ class Listener:
         except BaseException as error:  # a hotfix calling sys.exit() must not end the process
             logger.exception("listener %s: %s failed", self.path, operation)
             return _error("internal", f"{type(error).__name__}: {error}")
-        finally:
-            _history.origin.reset(token)
 
     def _hello(self, request: _Request) -> Dict[str, Any]:
         return {"ok": True, "result": self._identity()}
