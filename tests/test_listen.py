@@ -223,7 +223,7 @@ def test_an_oversized_request_is_refused_from_its_header(listener: hotreload.Lis
 def test_twenty_silent_clients_delay_no_one(
     listener: hotreload.Listener, game: types.ModuleType, modules: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_listen, "REQUEST_TIMEOUT", 1.5)
+    monkeypatch.setattr(_listen, "REQUEST_TIMEOUT", 4.0)
     silent = []
     for _ in range(20):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -235,13 +235,13 @@ def test_twenty_silent_clients_delay_no_one(
         assert hello_works(listener)
         modules.edit(game, "def damage():\n    return 11\n\ndef armor():\n    return 1\n")
         hotreload.reload(game)
-        assert time.monotonic() - started < 3.0  # not held up by the silent ones (they wait 1.5 s)
+        assert time.monotonic() - started < 2.5  # not held up by the silent ones (they are given 4 s)
         assert game.damage() == 11
         for sock in silent:  # each is answered and closed once its time is up
             reply = read_reply(sock)
             assert reply is not None and "no complete request" in reply["error"]["message"]  # type: ignore[index]
             assert sock.recv(1) == b""
-        assert time.monotonic() - started < 8.0
+        assert time.monotonic() - started < 10.0
     finally:
         for sock in silent:
             sock.close()
