@@ -289,3 +289,18 @@ def test_ctrl_c_at_the_console_interrupts_the_code_it_runs(target: Target, runti
     assert console.returncode == 0, errors
     assert "KeyboardInterrupt" in output and "after interrupt" in output, (output, errors)
     assert target.alive
+
+
+def test_all_skips_stale_sockets_even_of_live_processes(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    quiet = Target(other, runtime, no_listen=True)
+    try:
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(str(runtime / "hotreload" / f"{quiet.pid}.sock"))  # its pid reused a dead listener's
+        stale.close()
+        done = cli(runtime, "status", "--all")
+        assert done.returncode == 0, done.stderr
+        assert [int(line.split(":")[0]) for line in done.stdout.splitlines()] == [target.pid]
+    finally:
+        quiet.stop()

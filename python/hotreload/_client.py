@@ -68,6 +68,8 @@ class Result:
     reply: Dict[str, Any] = field(default_factory=dict)
     problem: str = ""
     """Why the process could not be reached (status 3)."""
+    connected: bool = True
+    """False if no connection was made at all (no process, or nobody listening)."""
 
 
 # -- the command line --------------------------------------------------------------------
@@ -218,7 +220,7 @@ def ask(pid: int, request: Dict[str, Any], timeout: float, *, bootstrap: bool = 
     try:
         sock = connect(pid, bootstrap=bootstrap)
     except Unreachable as error:
-        return Result(pid, EXIT_UNREACHABLE, problem=str(error))
+        return Result(pid, EXIT_UNREACHABLE, problem=str(error), connected=False)
     try:
         _protocol.send(sock, request, limit=_protocol.MAX_REQUEST)
         reply = _protocol.receive(sock, deadline=time.monotonic() + timeout)
@@ -256,7 +258,7 @@ def _send_to_all(name: str, request: Dict[str, Any], pids: Optional[List[int]], 
     # --all means the processes that listen now: a stale socket is a process that is gone, not a target.
     results = _parallel(pids, lambda pid: ask(pid, request, timeout, bootstrap=not every))
     if every:
-        results = [r for r in results if not (r.status == EXIT_UNREACHABLE and "no process" in r.problem)]
+        results = [result for result in results if result.connected]
         if not results:
             print(f"hotreload: no listening processes in {socket_directory()}", file=sys.stderr)
             return EXIT_UNREACHABLE
