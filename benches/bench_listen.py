@@ -6,8 +6,9 @@ A target process (its own ``XDG_RUNTIME_DIR``) listens and holds ``game.damage``
 The same one-function hotfix is applied, alternating two versions so every
 round really changes the function:
 
-- in-process: ``hotreload.apply_hotfix(path)`` inside the target (timed there,
-  the report's own duration), the floor;
+- in-process: ``hotreload.apply_hotfix(path)`` called in this process on its
+  own ``game`` module (timed around the call), the floor; and the report's own
+  duration for the applies the target ran;
 - socket round trip: one ``apply`` request from an already running client
   (connect, send, apply, reply), the channel's own cost;
 - command: ``python -m hotreload apply PID fix.py`` as a subprocess, what the
@@ -30,6 +31,7 @@ import textwrap
 import time
 from typing import Dict, List
 
+import hotreload
 from hotreload._client import ask
 
 PROGRAM = """
@@ -99,6 +101,16 @@ def main() -> None:
                 file.write(textwrap.dedent(FIX.format(value=value)))
             fixes.append(path)
 
+        local: List[float] = []
+        sys.path.insert(0, os.path.join(root, "local"))
+        os.makedirs(os.path.join(root, "local"))
+        with open(os.path.join(root, "local", "game.py"), "w") as file:
+            file.write("def damage():\n    return 0\n")
+        for index in range(options.rounds):
+            started = time.perf_counter()
+            hotreload.apply_hotfix(fixes[index % 2])
+            local.append(time.perf_counter() - started)
+
         targets = [start(os.path.join(root, f"p{index}"), env) for index in range(options.processes)]
         try:
             pid = targets[0].pid
@@ -114,16 +126,17 @@ def main() -> None:
             every_apply = [command(env, "apply", "--all", fixes[i % 2]) for i in range(max(5, options.rounds // 3))]
             every_status = [command(env, "status", "--all") for _ in range(max(5, options.rounds // 3))]
         finally:
+            for index in range(len(targets)):
+                open(os.path.join(root, f"p{index}", "stop"), "w").close()
             for process in targets:
-                for index in range(options.processes):
-                    open(os.path.join(root, f"p{index}", "stop"), "w").close()
                 process.wait(timeout=10)
 
     print(f"one-function hotfix, {options.rounds} rounds, Python {sys.version.split()[0]}")
-    print(row("in-process apply_hotfix (report duration)", in_process))
+    print(row("in-process hotreload.apply_hotfix(path)", local))
+    print(row("in the target, the report's duration", in_process))
     print(row("socket round trip (running client)", socket_trip))
     print(row("python -m hotreload apply PID", shell))
-    channel = statistics.median(socket_trip) - statistics.median(in_process)
+    channel = statistics.median(socket_trip) - statistics.median(local)
     print(f"  channel's own cost (socket minus in-process): {channel * 1000:.2f} ms")
     print(f"--all against {options.processes} listening processes")
     print(row("python -m hotreload apply PID (one)", shell))

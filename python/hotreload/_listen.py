@@ -35,7 +35,6 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from hotreload import _history, _journal, _protocol
-from hotreload._console import serve_console
 from hotreload._errors import ReloadError
 from hotreload._lock import change_lock
 from hotreload._reload import reload
@@ -323,6 +322,9 @@ class Listener:
             sock.setblocking(True)
             sock.settimeout(SEND_TIMEOUT)
             if request.message.get("op") == "console":
+                # Imported when first asked for: every process imports hotreload, few open a console.
+                from hotreload._console import serve_console
+
                 sock.settimeout(None)  # an operator's session: idle as long as they like
                 _protocol.send(sock, {"ok": True, "result": {"pid": self.pid}})
                 serve_console(sock, request.peer)
