@@ -55,6 +55,12 @@ _HELP = {
 }
 
 
+_EXIT_STATUS = (
+    "exit status: 0 applied everywhere, 1 refused somewhere (where refused, nothing changed), "
+    "2 bad usage, 3 a process not found or not reachable"
+)
+
+
 class Unreachable(Exception):
     """The process does not exist, is not listening, or stopped answering."""
 
@@ -92,7 +98,7 @@ def _usage(name: str) -> str:
 
 def _command_parser(name: str, parser: Optional[argparse.ArgumentParser] = None) -> argparse.ArgumentParser:
     parser = parser or argparse.ArgumentParser(
-        prog=f"python -m hotreload {name}", usage=_usage(name), description=_HELP[name]
+        prog=f"python -m hotreload {name}", usage=_usage(name), description=_HELP[name], epilog=_EXIT_STATUS
     )
     if parser.add_help is False:
         parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
