@@ -9,18 +9,21 @@ environment. ``frame()`` builds protocol frames by hand, for bad-input tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import queue
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 DEADLINE = 10.0
 
@@ -67,6 +70,16 @@ FAILING_FIX = """
 
     raise RuntimeError("half-way")
 """
+
+
+@contextlib.contextmanager
+def runtime_directory() -> Iterator[pathlib.Path]:
+    """A fresh ``XDG_RUNTIME_DIR``, short enough for socket paths (pytest's tmp_path may not be)."""
+    directory = tempfile.mkdtemp(prefix="hr-", dir="/tmp")
+    try:
+        yield pathlib.Path(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def write(path: pathlib.Path, text: str) -> pathlib.Path:

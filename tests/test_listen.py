@@ -26,15 +26,14 @@ from typing import Any, Dict, Iterator, List
 import hotreload
 import pytest
 from hotreload import _hotfix, _listen, _lock, _reload
-from listen_support import FAILING_FIX, FIX, exchange, frame, read_reply, request, write
+from listen_support import FAILING_FIX, FIX, exchange, frame, read_reply, request, runtime_directory, write
 
 
 @pytest.fixture
-def runtime(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
-    return directory
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
+    with runtime_directory() as directory:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
+        yield directory
 
 
 @pytest.fixture
@@ -81,6 +80,16 @@ def test_without_xdg_runtime_dir_the_socket_is_under_tmp(monkeypatch: pytest.Mon
         assert listener.path == f"/tmp/hotreload-{os.geteuid()}/{os.getpid()}.sock"
         assert stat.S_IMODE(os.stat(os.path.dirname(listener.path)).st_mode) == 0o700
         assert hello_works(listener)
+
+
+def test_a_socket_path_too_long_for_a_unix_socket_is_a_clear_error(
+    runtime: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = runtime / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    with pytest.raises(OSError, match="too long for a Unix socket .* set XDG_RUNTIME_DIR to a shorter directory"):
+        hotreload.listen()
 
 
 def test_a_socket_directory_of_another_user_is_refused(runtime: pathlib.Path) -> None:

@@ -19,14 +19,13 @@ import time
 from typing import Iterator, List
 
 import pytest
-from listen_support import FAILING_FIX, FIX, Target, cli, environment, probe, write
+from listen_support import FAILING_FIX, FIX, Target, cli, environment, probe, runtime_directory, write
 
 
 @pytest.fixture
-def runtime(tmp_path: pathlib.Path) -> pathlib.Path:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    return directory
+def runtime() -> Iterator[pathlib.Path]:
+    with runtime_directory() as directory:
+        yield directory
 
 
 @pytest.fixture

@@ -11,15 +11,14 @@ from typing import Any, Iterator
 
 import hotreload
 import pytest
-from listen_support import FAILING_FIX, FIX, exchange, request, write
+from listen_support import FAILING_FIX, FIX, exchange, request, runtime_directory, write
 
 
 @pytest.fixture(autouse=True)
-def runtime(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
-    return directory
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
+    with runtime_directory() as directory:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
+        yield directory
 
 
 @pytest.fixture

@@ -16,16 +16,15 @@ import sys
 from typing import Iterator
 
 import pytest
-from listen_support import FIX, Target, cli, environment, probe, write
+from listen_support import FIX, Target, cli, environment, probe, runtime_directory, write
 
 HAS_REMOTE_EXEC = sys.version_info >= (3, 14)
 
 
 @pytest.fixture
-def runtime(tmp_path: pathlib.Path) -> pathlib.Path:
-    directory = tmp_path / "run"
-    directory.mkdir()
-    return directory
+def runtime() -> Iterator[pathlib.Path]:
+    with runtime_directory() as directory:
+        yield directory
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import errno
 import logging
 import os
 import selectors
@@ -56,6 +57,7 @@ MAX_WORKERS = 8
 """Requests (consoles included) that may run at once; more are refused as busy."""
 
 _PEERCRED = struct.Struct("3i")
+_SUN_PATH_MAX = 107
 
 Handler = Callable[["_Request"], Dict[str, Any]]
 
@@ -487,8 +489,15 @@ def _bind(path: str) -> socket.socket:
     Bound under a temporary name and renamed into place, so a client never
     sees a half-made socket and a stale file is replaced in one step.
     """
+    # The same directory (rename is atomic only there), and short: sun_path holds 107 bytes.
+    temporary = os.path.join(os.path.dirname(path), f".{os.getpid()}.tmp")
+    if len(os.fsencode(temporary)) > _SUN_PATH_MAX:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"socket path {path} is too long for a Unix socket ({_SUN_PATH_MAX} bytes at most); "
+            "set XDG_RUNTIME_DIR to a shorter directory",
+        )
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    temporary = f"{path}.{threading.get_ident()}.tmp"
     try:
         try:
             os.unlink(temporary)
