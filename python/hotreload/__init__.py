@@ -11,6 +11,8 @@ instances) runs the new code, while the program's live state survives.
 - :func:`replace_func` and :func:`apply_hotfix` patch a live process from a script.
 - :func:`watch` reloads modules as their files change.
 - ``%load_ext hotreload`` in IPython or Jupyter reloads changed modules before each cell.
+- :func:`listen` lets the same user's shell send hotfixes and reloads
+  (``python -m hotreload apply PID fix.py``); :func:`replay` re-applies a journal.
 
 Errors a user can cause raise :class:`ReloadError` (or ``TypeError`` for bad
 arguments). Everything is logged under the logger ``hotreload``.
@@ -18,8 +20,10 @@ arguments). Everything is logged under the logger ``hotreload``.
 
 from hotreload._errors import ReloadError
 from hotreload._finder import ReloadFinder, install, uninstall
-from hotreload._hotfix import apply_hotfix, replace_func
+from hotreload._hotfix import replace_func
 from hotreload._hotreload import update_function
+from hotreload._journal import apply_hotfix, replay
+from hotreload._listen import Listener, listen
 from hotreload._reconcile import update_class
 from hotreload._reload import reload
 from hotreload._report import HotfixReport, ReloadReport
@@ -44,6 +48,7 @@ def unload_ipython_extension(shell: object) -> None:
 
 __all__ = [
     "HotfixReport",
+    "Listener",
     "ReloadError",
     "ReloadFinder",
     "ReloadReport",
@@ -51,8 +56,10 @@ __all__ = [
     "apply_hotfix",
     "install",
     "load_ipython_extension",
+    "listen",
     "reload",
     "replace_func",
+    "replay",
     "uninstall",
     "unload_ipython_extension",
     "update_class",

@@ -9,7 +9,10 @@ would (same ``sys.argv``, ``sys.path[0]`` and ``__name__ == "__main__"``),
 with :func:`hotreload.install` active and a watcher on the program's
 directory (or on each ``--watch DIR``). Each reload prints one line, each
 failed reload one ``file:line: message`` line, on stderr. The exit code is the
-program's.
+program's. ``run --listen`` (or ``--journal DIR``) also opens the control socket.
+
+``apply``, ``reload``, ``status``, ``console`` and ``ps`` operate a running
+process from the shell; see :mod:`hotreload._client`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sys
 from typing import List, Optional, Sequence, Tuple
 
 import hotreload
-from hotreload import _sources
+from hotreload import _client, _sources
 from hotreload._errors import ReloadError
 from hotreload._frameworks import _servers
 from hotreload._report import ReloadReport
@@ -35,6 +38,8 @@ PREFIX = "[hotreload]"
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m hotreload`` and of the ``hotreload`` script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in _client.COMMANDS:
+        return _client.main(args)
     parser, run_parser = _parser()
     if not args or args[0] not in ("run", "demo"):
         # Let argparse print the usage, the help or the error.
@@ -60,6 +65,7 @@ def _parser() -> Tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     _add_run_options(run)
     run.add_argument("program", nargs="?", metavar="script.py | -m module", help="the program and its arguments")
     commands.add_parser("demo", help="show hotreload at work on a small live program")
+    _client.add_commands(commands)
     return parser, run
 
 
@@ -73,6 +79,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--debounce", type=float, default=None, metavar="SECONDS", help="quiet time before reloading (default 0.03)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("--listen", action="store_true", help="open the control socket (hotreload.listen())")
+    parser.add_argument("--journal", metavar="DIR", help="listen, and save every hotfix that applies into DIR")
 
 
 def _split_program(args: List[str]) -> Tuple[List[str], List[str]]:
@@ -82,7 +90,7 @@ def _split_program(args: List[str]) -> Tuple[List[str], List[str]]:
     option nor an option's value: everything after it belongs to the program,
     even arguments that look like hotreload's own options.
     """
-    takes_value = {"--watch", "--debounce"}
+    takes_value = {"--watch", "--debounce", "--journal"}
     index = 0
     while index < len(args):
         arg = args[index]
@@ -138,6 +146,13 @@ def _run(parser: argparse.ArgumentParser, args: List[str]) -> int:
         print(f"{PREFIX} {error}", file=sys.stderr)
         return 1
     try:
+        listener = hotreload.listen(journal=options.journal) if options.listen or options.journal else None
+    except (OSError, ValueError) as error:
+        watcher.stop()
+        hotreload.uninstall()
+        print(f"{PREFIX} cannot listen: {error}", file=sys.stderr)
+        return 1
+    try:
         if module is not None:
             _run_module(module, program_args)
         else:
@@ -145,6 +160,8 @@ def _run(parser: argparse.ArgumentParser, args: List[str]) -> int:
     except SystemExit as exit_:
         return _exit_code(exit_.code)
     finally:
+        if listener is not None:
+            listener.close()
         watcher.stop()
         hotreload.uninstall()
     return 0

@@ -34,7 +34,6 @@ import io
 import linecache
 import logging
 import os
-import threading
 import time
 import traceback
 import types
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from hotreload._errors import ReloadError
+from hotreload._lock import change_lock
 from hotreload._report import HotfixReport
 from hotreload._sources import read_regular_file
 from hotreload._transaction import Transaction
@@ -58,9 +58,10 @@ _WRAPPERS: Dict[type, str] = {staticmethod: "__func__", classmethod: "__func__",
 
 _MISSING: Any = object()
 
-# Serializes hotfixes and standalone replace_func calls. Reentrant, because a
+# Serializes hotfixes and standalone replace_func calls with reloads and remote work
+# (the process's one change lock). Reentrant, because a
 # hotfix script calls replace_func (and may apply another hotfix) while held.
-_lock = threading.RLock()
+_lock = change_lock
 
 
 @dataclass

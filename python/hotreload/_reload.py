@@ -30,13 +30,13 @@ import linecache
 import logging
 import re
 import sys
-import threading
 import time
 import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _frameworks, _sources
 from hotreload._annotations import merge_module_annotations
+from hotreload._lock import change_lock
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._errors import ReloadError
 from hotreload._moved import move_definitions
@@ -54,8 +54,8 @@ from hotreload._transaction import Transaction
 
 logger = logging.getLogger("hotreload")
 
-# One reload at a time, whichever thread asks (a watcher, the main program).
-_reload_lock = threading.RLock()
+# One change at a time, whichever thread asks (a watcher, the main program, a hotfix, the listener).
+_reload_lock = change_lock
 
 _OPTIONS = frozenset({"keep", "refresh", "rebind", "full"})
 
