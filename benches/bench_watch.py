@@ -26,8 +26,8 @@ import time
 from typing import List, Tuple
 
 import hotreload
-from hotreload._watch import DEFAULT_DEBOUNCE
 from _generated import generate_module
+from hotreload._watch import DEFAULT_DEBOUNCE
 
 
 def save(path: str, text: str) -> None:

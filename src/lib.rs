@@ -23,6 +23,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure::_set_class_updater, m)?)?;
     m.add_class::<function::FunctionState>()?;
     m.add_function(wrap_pyfunction!(scan::statements, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::match_digests, m)?)?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;

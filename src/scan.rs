@@ -310,3 +310,23 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
         }
     }
 }
+
+/// Pairs statements of a new source with those of the previous one by digest.
+///
+/// For each new statement, in order, the index of an old statement with the
+/// same digest (equal text), or -1 where there is none (new or edited). Equal
+/// statements are paired in source order, each old one at most once.
+#[pyfunction]
+pub fn match_digests(old: Vec<u64>, new: Vec<u64>) -> Vec<i64> {
+    let mut pool: HashMap<u64, std::collections::VecDeque<i64>> = HashMap::new();
+    for (index, digest) in old.iter().enumerate() {
+        pool.entry(*digest).or_default().push_back(index as i64);
+    }
+    new.iter()
+        .map(|digest| {
+            pool.get_mut(digest)
+                .and_then(|candidates| candidates.pop_front())
+                .unwrap_or(-1)
+        })
+        .collect()
+}

@@ -27,9 +27,8 @@ import textwrap
 import types
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-import pytest
-
 import hotreload
+import pytest
 
 _PRIMITIVES = (str, int, float, complex, bytes, bool, type(None))
 

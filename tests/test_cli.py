@@ -17,9 +17,8 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-import pytest
-
 import hotreload.__main__ as cli
+import pytest
 
 DEADLINE = 5.0
 

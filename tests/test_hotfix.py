@@ -22,9 +22,8 @@ import traceback
 import types
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import HotfixReport, ReloadError, apply_hotfix, replace_func
 
 _counter = itertools.count()

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import abc
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError
 
 

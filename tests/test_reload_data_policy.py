@@ -16,9 +16,8 @@ apply to data inside class bodies.
 
 from __future__ import annotations
 
-import pytest
-
 import hotreload
+import pytest
 
 # ---------------------------------------------------------------------------------------
 # Regime 1: source unknown, type-based rule

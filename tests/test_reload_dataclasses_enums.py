@@ -7,9 +7,8 @@ import dataclasses
 import enum
 import sys
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError
 
 

@@ -15,9 +15,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError, ReloadFinder
 
 

@@ -16,9 +16,8 @@ import importlib.util
 import sys
 import types
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadReport
 
 

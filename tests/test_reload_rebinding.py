@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 import hotreload
+import pytest
 
 
 def _config(modules, body="LIMIT = 10\nMODE = 'fast'\nNAMES = ('a', 'b')\n"):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError, ReloadReport
 
 BEFORE = """

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import gc
-import pickle
 import importlib
+import pickle
 import sys
 import threading
 import tracemalloc
 import types
 
-import pytest
-
 import hotreload
+import pytest
 
 VERSION_SOURCE = '''
 import functools

@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError
 
 ORIGINAL = """

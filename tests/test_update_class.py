@@ -16,9 +16,8 @@ import textwrap
 import types
 from typing import Any, Dict
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError
 
 

@@ -15,9 +15,8 @@ import types
 import warnings
 from typing import Any, Dict, Optional
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import update_function
 
 

@@ -8,14 +8,11 @@ cells, ``super()``, failures half-way through a nested update, and the
 """
 
 import functools
-import sys
 import types
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import pytest
-
-from hotreload import ReloadError, update_function
-from hotreload import _hotreload
+from hotreload import ReloadError, _hotreload, update_function
 from hotreload._transaction import Transaction
 
 

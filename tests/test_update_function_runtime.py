@@ -16,11 +16,9 @@ import sys
 import textwrap
 import threading
 import time
-import types
 from typing import Any, Callable, Dict, List
 
 import pytest
-
 from hotreload import update_function
 
 

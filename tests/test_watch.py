@@ -24,9 +24,8 @@ import types
 import weakref
 from typing import Callable, Iterator, List, Optional, Tuple
 
-import pytest
-
 import hotreload
+import pytest
 from hotreload import ReloadError, ReloadReport, Watcher
 from hotreload._hotreload import FileWatcher
 from hotreload._watch import DEFAULT_DEBOUNCE, dependency_order

@@ -13,8 +13,8 @@ from types import FunctionType
 from typing import Any, Dict, Iterator, Optional, cast
 
 from hotreload._errors import ReloadError
-from hotreload._policy import DataPolicy, is_immutable, name_list, KEEP_LIST, REFRESH_LIST
 from hotreload._kinds import functions_in, is_cache_wrapper, is_class, is_function
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, is_immutable, name_list
 from hotreload._reconcile import Reconciler
 
 # Never copied from the new class: the instance layout and identity of the old one.
@@ -130,7 +130,7 @@ def _reconcile_bases(reconciler: Reconciler, old: type, new: type, label: str) -
         _set_bases(reconciler, old, bases, label)
 
 
-def rebase_class(reconciler: Reconciler, old: type, new: type, label: str, old_definitions: Dict[str, Any]) -> None:
+def rebase_class(reconciler: Reconciler, old: type, new: type, label: str, old_definitions: Any) -> None:
     """Gives ``old`` the bases ``new`` has (as the kept classes), before anything else
     changes: whether CPython accepts a base change is only known by trying, and a
     refusal must come before any function of the reload is swapped."""
@@ -139,7 +139,7 @@ def rebase_class(reconciler: Reconciler, old: type, new: type, label: str, old_d
         _set_bases(reconciler, old, bases, label)
 
 
-def _kept_base(reconciler: Reconciler, base: type, old_definitions: Dict[str, Any]) -> type:
+def _kept_base(reconciler: Reconciler, base: type, old_definitions: Any) -> type:
     kept = reconciler.kept(base)
     if kept is base and getattr(base, "__module__", None) == reconciler.module_name:
         counterpart = old_definitions.get(base.__qualname__)

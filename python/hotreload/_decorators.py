@@ -18,9 +18,9 @@ import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
+from hotreload._kinds import filled_cells
 from hotreload._policy import is_immutable
 from hotreload._source_map import SourceMap, Statement
-from hotreload._kinds import filled_cells
 
 _SEARCH_LIMIT = 64
 _DECORATOR_ROOT = re.compile(r"^\s*@\s*([A-Za-z_]\w*)", re.MULTILINE)

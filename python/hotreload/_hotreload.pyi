@@ -1,7 +1,7 @@
 """Type stubs for ``hotreload._hotreload``, the Rust extension."""
 
-from types import CodeType, FunctionType
 import os
+from types import FunctionType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)
@@ -34,6 +34,10 @@ def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int, int
     last line, dedented text (decorators only, for a def or class), the name a
     def/class statement defines ("" otherwise), the line of its header, and a
     digest of the statement's whole text."""
+
+def match_digests(old: List[int], new: List[int]) -> List[int]:
+    """For each new statement digest, the index of an old statement with the same
+    digest (paired in order, each once), or -1."""
 
 def young_ids() -> Set[int]:
     """The ids of the objects in the youngest garbage-collector generation."""

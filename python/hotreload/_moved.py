@@ -17,6 +17,7 @@ statement's to move.
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
@@ -26,6 +27,8 @@ from hotreload._source_map import SourceMap, Statement
 from hotreload._transaction import Transaction
 
 _DEPTH = 4
+_LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
+_TYPE_PARAMS = sys.version_info >= (3, 12)
 
 
 class _Move:
@@ -66,15 +69,20 @@ def _move_object(
     if depth > _DEPTH or id(value) in seen:
         return False
     seen.add(id(value))
-    moved = False
     if type(value) is types.FunctionType:
-        if move.owns(value.__code__):
+        moved = move.owns(value.__code__)
+        if moved:
             _move_function(tx, value, move.delta, shifted)
-            moved = True
-        for _, held in filled_cells(value):
-            moved |= _move_object(tx, move, held, seen, shifted, depth + 1)
-    elif is_class(value):
-        moved = _move_class(tx, move, value, seen, shifted, depth)
+        if value.__closure__:
+            for _, held in filled_cells(value):
+                moved |= _move_object(tx, move, held, seen, shifted, depth + 1)
+        wrapped = value.__dict__.get("__wrapped__") if value.__dict__ else None
+        if wrapped is not None:
+            moved |= _move_object(tx, move, wrapped, seen, shifted, depth + 1)
+        return moved
+    if is_class(value):
+        return _move_class(tx, move, value, seen, shifted, depth)
+    moved = False
     for held in _held(value):
         moved |= _move_object(tx, move, held, seen, shifted, depth + 1)
     return moved
@@ -122,12 +130,11 @@ def _move_function(tx: Transaction, func: types.FunctionType, delta: int, shifte
     twin.__kwdefaults__ = func.__kwdefaults__
     twin.__dict__ = func.__dict__
     twin.__doc__ = func.__doc__
-    annotate = getattr(func, "__annotate__", None)
-    if annotate is not None:
-        twin.__annotate__ = annotate  # type: ignore[attr-defined]  # 3.14+: do not evaluate them
+    if _LAZY_ANNOTATIONS:
+        twin.__annotate__ = func.__annotate__  # type: ignore[attr-defined]  # not evaluated here
     else:
         twin.__annotations__ = func.__annotations__
-    if hasattr(func, "__type_params__"):
+    if _TYPE_PARAMS:
         twin.__type_params__ = func.__type_params__  # type: ignore[attr-defined]
     _hotreload.update_function_in(tx.undo_log, func, twin, None)
 
@@ -137,8 +144,12 @@ def _shifted(code: types.CodeType, delta: int, cache: Dict[int, types.CodeType])
     if done is not None:
         return done
     consts = code.co_consts
-    if any(type(const) is types.CodeType for const in consts):
-        consts = tuple(_shifted(c, delta, cache) if type(c) is types.CodeType else c for c in consts)
-    result = code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
+    for const in consts:
+        if type(const) is types.CodeType:
+            consts = tuple(_shifted(c, delta, cache) if type(c) is types.CodeType else c for c in consts)
+            result = code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
+            break
+    else:
+        result = code.replace(co_firstlineno=code.co_firstlineno + delta)
     cache[id(code)] = result
     return result

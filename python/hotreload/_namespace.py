@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dis
 import types
-from types import FunctionType
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, Tuple, cast
 
 from hotreload import _hotreload
 from hotreload._classes import preflight_class, rebase_class
 from hotreload._decorators import Undecorated, find_wrapped
-from hotreload._policy import DataPolicy
 from hotreload._kinds import is_cache_wrapper, is_class, is_function
+from hotreload._policy import DataPolicy
 from hotreload._reconcile import Reconciler
 from hotreload._source_map import SourceMap
 
@@ -51,8 +51,35 @@ class NamespaceChange:
     """name -> the live value that a different object replaces (for rebinding elsewhere)."""
 
 
-def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, Any]:
-    """Functions and classes defined in this module, by qualified name (ambiguous ones left out)."""
+class DefinitionIndex:
+    """The module's functions and classes by qualified name (ambiguous ones left out).
+
+    A top-level definition is almost always held by the name it defines, so a
+    lookup tries that name first; the whole namespace is indexed only when that
+    fails (``f = foo`` style aliases), once.
+    """
+
+    def __init__(self, module_name: str, namespace: Dict[str, Any]) -> None:
+        self.module_name = module_name
+        self.namespace = namespace
+        self._index: Optional[Dict[str, Any]] = None
+
+    def get(self, qualname: str, default: Any = None) -> Any:
+        if "<" in qualname:
+            return default  # lambdas, factory-made functions: matched by the name holding them
+        value = self.namespace.get(qualname, _MISSING)
+        if value is not _MISSING and _is_definition(value, self.module_name):
+            if _target(value).__qualname__ == qualname:
+                return value
+        return self._full().get(qualname, default)
+
+    def _full(self) -> Dict[str, Any]:
+        if self._index is None:
+            self._index = _index_definitions(self.module_name, self.namespace)
+        return self._index
+
+
+def _index_definitions(module_name: str, namespace: Dict[str, Any]) -> Dict[str, Any]:
     index: Dict[str, Any] = {}
     ambiguous: Set[str] = set()
     for value in namespace.values():
@@ -60,7 +87,7 @@ def definition_index(module_name: str, namespace: Dict[str, Any]) -> Dict[str, A
             continue
         qualname = _target(value).__qualname__
         if "<" in qualname:
-            continue  # lambdas, factory-made functions: matched by the name holding them
+            continue
         if index.get(qualname, value) is not value:
             ambiguous.add(qualname)
         index[qualname] = value
@@ -85,8 +112,10 @@ class NamespaceInputs:
     function inside the live decorated object, which stays in place."""
     before_run: Container[str]
     """The module's names before the new source ran."""
-    is_removed: Callable[[str, Any], bool]
-    """Whether a name the run left as it was is gone from the source."""
+    is_removed: Optional[Callable[[str, Any], bool]]
+    """Whether a name the run left as it was is gone from the source (None: see ``gone``)."""
+    gone: FrozenSet[str]
+    """Names known to be gone from the source (when only changed statements ran)."""
     source_known: bool
     """Whether the source the module was last loaded from is known."""
     defined_by_def: Callable[[str], bool]
@@ -117,19 +146,23 @@ def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> Name
     the module's dict itself is only written by the caller, from the returned change."""
     module_name = reconciler.module_name
     live, new, report = inputs.live, inputs.new, reconciler.report
-    old_definitions = reconciler.definitions = definition_index(module_name, live)
+    old_definitions = reconciler.definitions = DefinitionIndex(module_name, live)
     reconciler.created = inputs.created
     change = NamespaceChange(values={}, removed=[], replaced={})
     definitions = []
+    is_removed = inputs.is_removed
+    for name in inputs.gone:
+        if name in new and new[name] is live.get(name, _MISSING):
+            change.removed.append(name)
     # Data first: a kept sentinel (``MISSING = object()``) must be known before
     # the functions whose defaults were made with the new one are updated.
     for name, value in new.items():
-        if name in IMPORT_STATE:
-            continue
         before = live.get(name, _MISSING)
         if value is before:
-            if inputs.is_removed(name, before):
+            if is_removed is not None and name not in IMPORT_STATE and is_removed(name, before):
                 change.removed.append(name)
+            continue
+        if name in IMPORT_STATE:
             continue
         if _is_definition(value, module_name):
             definitions.append((name, value, before))
@@ -161,7 +194,7 @@ def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> Name
     return change
 
 
-def _preflight(reconciler: Reconciler, definitions: List[Tuple[str, Any, Any]], old: Dict[str, Any]) -> None:
+def _preflight(reconciler: Reconciler, definitions: List[Tuple[str, Any, Any]], old: DefinitionIndex) -> None:
     """Checks every class change before the first function is touched: another thread
     must never run new code from a reload that is going to fail.
 
@@ -267,7 +300,7 @@ def _decide_definition(
     before: Any,
     value: Any,
     target: Any,
-    old_definitions: Dict[str, Any],
+    old_definitions: DefinitionIndex,
 ) -> Any:
     """A function or class defined in this module: fold it into its old counterpart, if any.
 

@@ -30,8 +30,11 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Pattern, Set, Tuple
 
+from hotreload import _hotreload
 from hotreload._kinds import is_class, is_definition_object
 from hotreload._source_map import SourceMap, Statement
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 @dataclass
@@ -56,15 +59,25 @@ class RunPlan:
             names |= source.binds_of(statement)
         return names
 
+    def used_names(self) -> Optional[Set[str]]:
+        """The identifiers the running statements' text refers to (None: the whole module ran)."""
+        if not self.incremental:
+            return None
+        names: Set[str] = set()
+        for statement in self.run:
+            names.update(_IDENTIFIER.findall(statement.text))
+        return names
+
     def kept_data(self, source: SourceMap, live: Dict[str, Any]) -> List[str]:
         """Data names bound only by statements that did not run: they keep their live value."""
         if not self.incremental:
             return []
         rebuilt = self.rebuilt(source)
-        running = {id(s) for s in self.run}
+        running = {s.first_line for s in self.run}
         names: Set[str] = set()
-        for statement in source.statements(""):
-            if id(statement) not in running and not statement.defines:
+        for index in source.plain(""):
+            statement = source.statement("", index)
+            if statement.first_line not in running:
                 names |= source.binds_of(statement)
         return sorted(
             name
@@ -92,68 +105,56 @@ def plan_whole_module(new: SourceMap, is_main: bool) -> RunPlan:
 def plan_changed(
     old: SourceMap, new: SourceMap, live: Dict[str, Any], refresh: FrozenSet[str], is_main: bool
 ) -> RunPlan:
-    """Only new and edited statements run (and the few unchanged ones that must, see above)."""
-    statements = new.statements("")
-    unchanged, unmatched_old = _match(old.statements(""), statements)
-    runs = [s for s in statements if id(s) not in unchanged or s.text.startswith("from __future__")]
-    running = {id(s) for s in runs}
-    runs.extend(_forced(new, statements, unchanged, running, live, refresh))
+    """Only new and edited statements run (and the few unchanged ones that must, see above).
+
+    Statements are paired by the digest of their text (in Rust); only the ones
+    that run or moved are looked at one by one, so a plan costs what the edit
+    costs, not what the module does.
+    """
+    pairs = _hotreload.match_digests(old.digests(""), new.digests(""))
+    running = {index for index, partner in enumerate(pairs) if partner < 0}
+    running.update(index for index in new.plain("") if new.statement("", index).text.startswith("from __future__"))
+    running.update(_forced(new, running, live, refresh))
+    runs = [new.statement("", index) for index in sorted(running)]
     if is_main:
         runs = [s for s in runs if not new.is_main_guard(s)]
-    runs.sort(key=lambda s: s.first_line)
-    moved = [(unchanged[id(s)], s) for s in statements if id(s) in unchanged and unchanged[id(s)].first_line != s.first_line]
+    old_lines, new_lines = old.first_lines(""), new.first_lines("")
+    moved = [
+        (old.statement("", partner), new.statement("", index))
+        for index, partner in enumerate(pairs)
+        if partner >= 0 and old_lines[partner] != new_lines[index]
+    ]
+    paired = set(pairs)
+    gone = [old.statement("", index) for index in range(old.count("")) if index not in paired]
     return RunPlan(
         run=runs,
-        total=len(statements),
+        total=len(pairs),
         incremental=True,
         moved=moved,
-        removed=_removed_names(old, new, unmatched_old),
+        removed=_removed_names(old, new, gone),
     )
 
 
-def _match(old: List[Statement], new: List[Statement]) -> Tuple[Dict[int, Statement], List[Statement]]:
-    """Pairs each new statement with an old one of the same text, in order.
-
-    Returns ``{id(new statement): old statement}`` for the unchanged ones and
-    the old statements nothing matched (they disappeared or were edited).
-    """
-    pool: Dict[int, List[Statement]] = {}
-    for statement in reversed(old):
-        pool.setdefault(statement.digest, []).append(statement)
-    unchanged: Dict[int, Statement] = {}
-    for statement in new:
-        candidates = pool.get(statement.digest)
-        if candidates:
-            unchanged[id(statement)] = candidates.pop()
-    left = [s for candidates in pool.values() for s in candidates]
-    return unchanged, left
-
-
-def _forced(
-    new: SourceMap,
-    statements: List[Statement],
-    unchanged: Dict[int, Statement],
-    running: Set[int],
-    live: Dict[str, Any],
-    refresh: FrozenSet[str],
-) -> List[Statement]:
-    """Unchanged statements that run all the same, in source order."""
-    forced: List[Statement] = []
-    rebuilt = {s.defines for s in statements if id(s) in running and s.defines}
-    uses_rebuilt: Optional[Pattern[str]] = _word_pattern(rebuilt)
-    for statement in statements:
-        if id(statement) in running:
+def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: FrozenSet[str]) -> List[int]:
+    """Indices of unchanged statements that run all the same."""
+    forced: List[int] = []
+    if refresh:
+        for index in range(new.count("")):
+            if index not in running and new.binds_of(new.statement("", index)) & refresh:
+                forced.append(index)
+    rebuilt = {new.statement("", index).defines for index in running} - {""}
+    uses_rebuilt = _word_pattern(rebuilt)
+    if uses_rebuilt is None:
+        return forced
+    for index in new.plain(""):
+        if index in running or index in forced:
             continue
+        statement = new.statement("", index)
         binds = new.binds_of(statement)
-        if binds & refresh:
-            forced.append(statement)
-            continue
-        if statement.defines or uses_rebuilt is None or not binds:
-            continue
-        if uses_rebuilt.search(statement.text) and all(_holds_definition(live, name) for name in binds):
-            forced.append(statement)
+        if binds and uses_rebuilt.search(statement.text) and all(_holds_definition(live, name) for name in binds):
+            forced.append(index)
             rebuilt |= binds
-            uses_rebuilt = _word_pattern(rebuilt)
+            uses_rebuilt = _word_pattern(rebuilt) or uses_rebuilt
     return forced
 
 

@@ -8,9 +8,8 @@ created refer to the kept objects (closure cells, bases, containers).
 
 from __future__ import annotations
 
-import functools
 import types
-from typing import Any, Container, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Container, Dict, List, Optional, Set, Tuple
 
 from hotreload import _hotreload
 from hotreload._errors import ReloadError
@@ -71,7 +70,7 @@ class Reconciler:
         self._remapped: Set[int] = set()
         # Old definitions of the module by qualified name, and the ids of the
         # objects the run of the new source made (both set by the reload).
-        self.definitions: Dict[str, Any] = {}
+        self.definitions: Any = None  # a DefinitionIndex (see _namespace.py)
         self.created: Container[int] = ()
         self._undo = tx.undo_log
         tx.reconciler = self
@@ -143,6 +142,23 @@ class Reconciler:
             elif is_function(value):
                 self.remap_closure(value)
 
+    def _move_instance(self, instance: Any, kept_class: type) -> None:
+        """Makes an instance of a discarded new class an instance of the kept class."""
+        previous = type(instance)
+        try:
+            instance.__class__ = kept_class
+        except TypeError as error:
+            raise ReloadError(
+                f"an instance of {kept_class.__qualname__} that the reload made cannot become an "
+                f"instance of the kept class: {error}",
+                name=self.module_name,
+            ) from error
+
+        def undo() -> None:
+            instance.__class__ = previous
+
+        self.tx.record(undo)
+
     def _set_cell(self, cell: Any, value: Any, previous: Any) -> None:
         cell.cell_contents = value
 
@@ -190,7 +206,7 @@ class Reconciler:
 
     def counterpart_of(self, new: Any) -> Optional[Any]:
         """The old object ``new`` should be folded into, if the caller told (see reconcile_namespace)."""
-        return self.definitions.get(getattr(new, "__qualname__", "")) if self.definitions else None
+        return self.definitions.get(getattr(new, "__qualname__", "")) if self.definitions is not None else None
 
     # -- any value ------------------------------------------------------------
 
@@ -243,15 +259,23 @@ class Reconciler:
                 self.remap_class(value)
 
     def remap_container(self, value: Any, created: Container[int], depth: int = 0) -> Any:
-        """Points containers the reload created at kept objects instead of replaced new ones.
+        """Points what the reload created at kept objects instead of replaced new ones.
 
-        Only containers whose id is in ``created`` (made while the new source ran)
-        are changed, in place for lists, dicts and sets; a tuple is rebuilt.
+        Only objects whose id is in ``created`` (made while the new source ran)
+        are changed: lists, dicts and sets in place, a tuple rebuilt, and an
+        instance of a new class that was folded into a kept one moved to the kept
+        class (``X = Service()`` after ``Service`` changed, a descriptor in a class body).
         """
         kept = self.replaced.get(id(value))
         if kept is not None:
             return kept
-        if type(value) not in _CONTAINERS or depth > 8 or id(value) not in created:
+        if depth > 8 or id(value) not in created:
+            return value
+        kept_class = self.replaced.get(id(type(value)))
+        if kept_class is not None:
+            self._move_instance(value, kept_class)
+            return value
+        if type(value) not in _CONTAINERS:
             return value
         if type(value) is list:
             for i, item in enumerate(value):

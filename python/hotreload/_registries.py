@@ -11,10 +11,11 @@ attributes of the modules the reloaded module uses; only those are looked at
 
 from __future__ import annotations
 
+import inspect
 import sys
 import sysconfig
 import types
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from hotreload._transaction import Transaction
 
@@ -23,14 +24,24 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
 def repoint_registries(
-    tx: Transaction, module: types.ModuleType, namespace: Dict[str, Any], replaced: Dict[int, Any]
+    tx: Transaction,
+    module: types.ModuleType,
+    namespace: Dict[str, Any],
+    replaced: Dict[int, Any],
+    used: Optional[Iterable[str]] = None,
 ) -> int:
-    """Replaces, in the registries of related modules, new objects by the kept ones; returns how many."""
+    """Replaces, in the registries of related modules, new objects by the kept ones; returns how many.
+
+    ``used`` are the names the statements that ran refer to, where only some of
+    the module ran: only what they use (and the kept classes' bases and
+    metaclasses) can have registered something.
+    """
     if not replaced:
         return 0
     count = 0
     seen: Set[int] = set()
-    for container in _registries(module, namespace, _kept_bases(replaced)):
+    values = list(namespace.values()) if used is None else [namespace[name] for name in used if name in namespace]
+    for container in _registries(module, namespace, values, _kept_bases(replaced)):
         if id(container) in seen:
             continue
         seen.add(id(container))
@@ -39,21 +50,23 @@ def repoint_registries(
 
 
 def _kept_bases(replaced: Dict[int, Any]) -> List[type]:
-    """The bases (builtins left out) of the classes the reload kept, each once."""
+    """The bases and metaclasses (builtins left out) of the classes the reload kept, each once."""
     bases: Dict[int, type] = {}
     for kept in list(replaced.values()):
         if isinstance(kept, type):
-            for base in kept.__mro__[1:]:
+            for base in kept.__mro__[1:] + inspect.getmro(type(kept)):
                 if base.__module__ != "builtins":
                     bases[id(base)] = base
     return list(bases.values())
 
 
-def _registries(module: types.ModuleType, namespace: Dict[str, Any], bases: List[type]) -> Iterator[Any]:
+def _registries(
+    module: types.ModuleType, namespace: Dict[str, Any], used: List[Any], bases: List[type]
+) -> Iterator[Any]:
     yield sys.modules  # a module body may register an object of its own there (typing.io)
     # The module's own live registries (kept by the data policy) were filled too.
     yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
-    for related in _related_modules(module, namespace, bases):
+    for related in _related_modules(module, used, bases):
         for value in list(vars(related).values()):
             if type(value) in (dict, list, set):
                 yield value
@@ -69,12 +82,10 @@ def _class_registries(cls: type) -> Iterator[Any]:
             yield value
 
 
-def _related_modules(
-    module: types.ModuleType, namespace: Dict[str, Any], bases: List[type]
-) -> Iterator[types.ModuleType]:
-    """Modules the reloaded one imports from, and those of its classes' bases; not the stdlib."""
+def _related_modules(module: types.ModuleType, used: List[Any], bases: List[type]) -> Iterator[types.ModuleType]:
+    """Modules the reloaded one uses (``used`` values), and those of its classes' bases; not the stdlib."""
     names: Set[str] = set()
-    for value in list(namespace.values()):
+    for value in used:
         if isinstance(value, types.ModuleType):
             names.add(value.__name__)
         else:

@@ -36,19 +36,19 @@ import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
-from hotreload._errors import ReloadError
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
+from hotreload._errors import ReloadError
 from hotreload._moved import move_definitions
 from hotreload._namespace import NamespaceInputs, reconcile_namespace, removal_rule, stored_names
 from hotreload._plan import RunPlan, plan_changed, plan_whole_module
 from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, name_list
-from hotreload._source_map import SourceMap, map_source
 from hotreload._rebind import forget as forget_imports
 from hotreload._rebind import rebind_importers
-from hotreload._registries import repoint_registries
-from hotreload._scratch import Created, ScratchRunError, run_in_scratch
 from hotreload._reconcile import Reconciler
+from hotreload._registries import repoint_registries
 from hotreload._report import ReloadReport
+from hotreload._scratch import Created, ScratchRunError, run_in_scratch
+from hotreload._source_map import SourceMap, map_source
 from hotreload._transaction import Transaction
 
 logger = logging.getLogger("hotreload")
@@ -241,13 +241,8 @@ class _Reload:
         old_map, new_map = maps if maps is not None else (None, None)
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
-        if plan.incremental:
-            removed = plan.removed
-
-            def is_removed(name: str, value: Any) -> bool:
-                return name in removed
-
-        else:
+        is_removed = None
+        if not plan.incremental:
             is_removed = removal_rule(stored_names(code), old_map, functools.partial(_mentions, text))
         inputs = NamespaceInputs(
             live=live,
@@ -257,6 +252,7 @@ class _Reload:
             undecorated=[e for e in undecorated.values() if e.new_function is not None],
             before_run=self.names_before_run,
             is_removed=is_removed,
+            gone=plan.removed,
             source_known=old_map is not None,
             defined_by_def=functools.partial(self.new_map.defines, ""),
         )
@@ -272,7 +268,7 @@ class _Reload:
                     tx.del_item(live, name)
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
-                    repoint_registries(tx, self.module, live, reconciler.replaced)
+                    repoint_registries(tx, self.module, live, reconciler.replaced, plan.used_names())
         except ReloadError as error:
             if error.path is None:
                 raise self._locate(error, text) from error.__cause__

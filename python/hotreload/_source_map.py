@@ -61,6 +61,29 @@ class SourceMap:
             found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
         return found
 
+    def statement(self, scope: str, index: int) -> Statement:
+        """The ``index``-th statement of ``scope``."""
+        found = self._scopes.get(scope)
+        if found is not None:
+            return found[index]
+        return Statement(*self._raw[scope][index])
+
+    def count(self, scope: str) -> int:
+        """How many statements ``scope`` has."""
+        return len(self._raw.get(scope, ()))
+
+    def digests(self, scope: str) -> List[int]:
+        """The digest of each statement of ``scope``, in order."""
+        return [raw[5] for raw in self._raw.get(scope, ())]
+
+    def first_lines(self, scope: str) -> List[int]:
+        """The first line of each statement of ``scope``, in order."""
+        return [raw[0] for raw in self._raw.get(scope, ())]
+
+    def plain(self, scope: str) -> List[int]:
+        """The indices of the statements of ``scope`` that are not ``def`` or ``class``."""
+        return [index for index, raw in enumerate(self._raw.get(scope, ())) if not raw[3]]
+
     def decorated(self, scope: str) -> List[Statement]:
         """The definitions of ``scope`` that have decorators."""
         return [Statement(*raw) for raw in self._raw.get(scope, ()) if raw[4] > raw[0]]
@@ -85,12 +108,14 @@ class SourceMap:
 
     def _binding(self, scope: str, name: str) -> List[Statement]:
         found = []
-        for statement in self.statements(scope):
-            if statement[3]:
-                if statement[3] == name:
+        for index, raw in enumerate(self._raw.get(scope, ())):
+            if raw[3]:
+                if raw[3] == name:
+                    found.append(self.statement(scope, index))
+            elif name in raw[2]:
+                statement = self.statement(scope, index)
+                if name in self.binds_of(statement):
                     found.append(statement)
-            elif name in statement[2] and name in self.binds_of(statement):
-                found.append(statement)
         return found
 
     def binds(self, scope: str, name: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any, Callable, MutableMapping, Optional
+from typing import Any, Callable, List, MutableMapping, Optional
 
 from hotreload import _hotreload
 
@@ -20,7 +20,7 @@ _MISSING = object()
 Undo = Callable[[], object]
 
 
-class UndoLog(list):  # type: ignore[type-arg]
+class UndoLog(List[Any]):
     """The undo actions of one transaction; the Rust side appends function snapshots to it."""
 
     def __init__(self, transaction: "Transaction") -> None:
