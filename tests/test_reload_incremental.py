@@ -17,9 +17,8 @@ import tracemalloc
 import types
 from typing import Any, Callable, Tuple
 
-import pytest
-
 import hotreload
+import pytest
 
 
 def _tally(modules: Any) -> types.ModuleType:
@@ -230,6 +229,76 @@ def test_an_edited_dict_keeps_its_own_constants(modules: Any) -> None:
 
     assert m.CONFIG == {"limit": 6, "mode": "fast"}
     assert m.LIMIT == 1074
+
+
+SENTINEL = """
+import functools
+
+_MISSING = object()
+
+def wrap(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+def f(x=_MISSING):
+    return ("v1", x is _MISSING)
+
+g = wrap(f)
+"""
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full", "unknown"])
+def test_a_sentinel_default_is_the_live_sentinel(modules: Any, mode: str) -> None:
+    m = _load_in_mode(modules, SENTINEL, mode)
+    missing = m._MISSING
+
+    modules.edit(m, SENTINEL.replace('"v1"', '"v2"'))
+    _reload_in_mode(m, mode)
+
+    assert m._MISSING is missing
+    assert m.f.__defaults__ == (missing,)
+    assert m.f() == ("v2", True)
+    assert m.g() == ("v2", True)
+
+
+ANNOTATED = """
+X: int = 1
+Y: str = "a"
+
+class Record:
+    a: int
+    b: str = "b"
+
+    def describe(self):
+        return "v1"
+
+def f():
+    return 1
+"""
+
+
+def test_module_and_class_annotations_stay_complete(modules: Any) -> None:
+    modules.install()
+    m = modules.make(ANNOTATED)
+
+    modules.edit(m, ANNOTATED.replace("return 1", "return 2").replace('return "v1"', 'return "v2"'))
+    hotreload.reload(m)
+    assert m.f() == 2 and m.Record().describe() == "v2"
+    assert m.__annotations__ == {"X": int, "Y": str}
+    assert m.Record.__annotations__ == {"a": int, "b": str}
+
+    modules.edit(
+        m,
+        ANNOTATED.replace("return 1", "return 3").replace('    b: str = "b"\n', '    b: str = "b"\n    c: float = 0.0\n')
+        + "\nZ: float = 1.0\n",
+    )
+    hotreload.reload(m)
+    assert m.f() == 3
+    assert m.__annotations__ == {"X": int, "Y": str, "Z": float}
+    assert m.Record.__annotations__ == {"a": int, "b": str, "c": float}
+    assert m.Record().c == 0.0
 
 
 # -- names, refresh, derived objects --------------------------------------------------------------

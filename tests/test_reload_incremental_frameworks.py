@@ -10,9 +10,8 @@ import threading
 import urllib.request
 from typing import Any, Iterator
 
-import pytest
-
 import hotreload
+import pytest
 
 # -- Flask ----------------------------------------------------------------------------------------
 
@@ -26,11 +25,14 @@ def index():
     return "index v1"
 """
 
-FLASK_APP_WITH_ROUTE = FLASK_APP.replace("index v1", "index v2") + """
+FLASK_APP_WITH_ROUTE = (
+    FLASK_APP.replace("index v1", "index v2")
+    + """
 @app.route("/new")
 def new():
     return "new route"
 """
+)
 
 
 def test_a_flask_app_gains_a_route_on_the_live_app(modules: Any) -> None:
@@ -141,11 +143,14 @@ def test_a_fastapi_app_gains_a_route_on_the_live_app(modules: Any) -> None:
     assert client.get("/health").status_code == 404
     routes = len(app.routes)
 
-    edited = FASTAPI_APP.replace('"version": 1', '"version": 2') + """
+    edited = (
+        FASTAPI_APP.replace('"version": 1', '"version": 2')
+        + """
 @app.get("/health")
 def health():
     return {"ok": True}
 """
+    )
     modules.edit(m, edited)
     hotreload.reload(m)
 
@@ -275,7 +280,8 @@ def test_a_new_model_joins_the_live_declarative_base(modules: Any) -> None:
 
     modules.edit(
         m,
-        MODELS + """
+        MODELS
+        + """
 
 class Tag(Base):
     __tablename__ = "tags"
@@ -345,8 +351,7 @@ def test_a_click_group_gains_an_option_and_a_subcommand(modules: Any) -> None:
         m,
         CLICK_CLI.replace(
             '@cli.command()\ndef hello():\n    click.echo("hello v1")',
-            '@cli.command()\n@click.option("--name", default="world")\n'
-            'def hello(name):\n    click.echo("hello " + name)',
+            '@cli.command()\n@click.option("--name", default="world")\ndef hello(name):\n    click.echo("hello " + name)',
         )
         + '\n@cli.command()\ndef bye():\n    click.echo("bye")\n',
     )
@@ -374,4 +379,3 @@ def test_a_click_edit_is_not_dropped_when_the_previous_source_is_unknown(modules
     assert _invoke(m.hello) == "hello v2\n"
     kept = {entry.rsplit(".", 1)[-1] for entry in report.kept}
     assert not kept & {"cli", "hello"}, report.kept
-

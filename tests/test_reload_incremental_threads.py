@@ -8,9 +8,8 @@ import sys
 import threading
 from typing import Any, Callable, Iterator, List
 
-import pytest
-
 import hotreload
+import pytest
 
 EDITED_EACH_TIME = """
 class Point:
@@ -55,9 +54,7 @@ def _run_in_threads(count: int, body: Callable[[threading.Event, List[BaseExcept
     return finish
 
 
-def test_tuple_of_a_generator_in_other_threads_never_fails_during_reloads(
-    modules: Any, fast_switching: None
-) -> None:
+def test_tuple_of_a_generator_in_other_threads_never_fails_during_reloads(modules: Any, fast_switching: None) -> None:
     modules.install()
     m = modules.make(EDITED_EACH_TIME.format(version=0))
     expected = tuple(range(50))
@@ -87,9 +84,7 @@ def test_tuple_of_a_generator_in_other_threads_never_fails_during_reloads(
     assert isinstance(m.ORIGIN, m.Point) and m.ORIGIN.shifted() == 300
 
 
-def test_callers_in_other_threads_see_old_or_new_code_never_an_error(
-    modules: Any, fast_switching: None
-) -> None:
+def test_callers_in_other_threads_see_old_or_new_code_never_an_error(modules: Any, fast_switching: None) -> None:
     modules.install()
     m = modules.make(EDITED_EACH_TIME.format(version=0))
     point = m.Point(1)
@@ -120,26 +115,23 @@ def test_callers_in_other_threads_see_old_or_new_code_never_an_error(
     assert len(seen_versions) > 1, "the callers never saw a reload happen"
 
 
-REFUSED_BASE = """
-def f():
-    return "old"
+# Functions between f and the class make the time between a premature swap of f and the refusal long.
+_FILLER = "".join(f"def filler{i}():\n    return {i}\n\n" for i in range(100))
 
-class Plain:
-    pass
-"""
+REFUSED_BASE = (
+    'def f():\n    return "old"\n\n' + _FILLER + "class Other:\n    pass\n\nclass Plain:\n    pass\n\nclass Child(Plain):\n    pass\n"
+)
 
-REFUSED_BASE_EDITED = """
-def f():
-    return "new"
-
-class Plain(int):
-    pass
-"""
+# CPython refuses both base changes when they are assigned to the live class: int has another
+# layout than object, and Child already derives from Plain (an inheritance cycle).
+REFUSALS = {
+    "layout": "class Plain(int):\n    pass\n",
+    "cycle": "class Plain(Other, Child):\n    pass\n",
+}
 
 
-def test_a_refused_base_change_is_never_visible_to_other_threads(
-    modules: Any, fast_switching: None
-) -> None:
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_a_refused_base_change_is_never_visible_to_other_threads(modules: Any, fast_switching: None, refusal: str) -> None:
     modules.install()
     m = modules.make(REFUSED_BASE)
     f, plain = m.f, m.Plain
@@ -152,10 +144,15 @@ def test_a_refused_base_change_is_never_visible_to_other_threads(
             except BaseException as error:  # noqa: BLE001
                 errors.append(error)
 
+    edited = (
+        REFUSED_BASE.replace('return "old"', 'return "new"')
+        .replace(_FILLER, _FILLER.replace("return ", "return -"))
+        .replace("class Plain:\n    pass\n", REFUSALS[refusal])
+    )
     finish = _run_in_threads(2, poll)
     try:
-        modules.edit(m, REFUSED_BASE_EDITED)
-        for _ in range(20):
+        modules.edit(m, edited)
+        for _ in range(30):
             with pytest.raises(hotreload.ReloadError) as caught:
                 hotreload.reload(m)
             assert "Plain" in str(caught.value)
@@ -165,4 +162,5 @@ def test_a_refused_base_change_is_never_visible_to_other_threads(
     assert not errors, errors
     assert observed == {"old"}, "another thread ran the new f of a reload that was refused"
     assert m.f is f and f() == "old"
+    assert m.filler1() == 1
     assert m.Plain is plain and plain.__bases__ == (object,)
