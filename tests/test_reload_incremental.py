@@ -127,6 +127,130 @@ def test_a_failing_new_statement_changes_nothing(modules: Any) -> None:
     assert "top" not in tally.CALLS[2:] and "bottom" not in tally.CALLS[2:]
 
 
+def test_an_unchanged_class_body_does_not_run_again(modules: Any) -> None:
+    modules.install()
+    tally = _tally(modules)
+    source = """
+    import TALLY
+
+    class Registered:
+        TALLY.CALLS.append("class body")
+
+        def method(self):
+            return 1
+
+    class Edited:
+        TALLY.CALLS.append("edited body")
+
+        def method(self):
+            return 1
+    """
+    m = modules.make(_with_tally(source, tally))
+    registered, edited = m.Registered, m.Edited
+
+    head, tail = source.split("class Edited")
+    modules.edit(m, _with_tally(head + "class Edited" + tail.replace("return 1", "return 2"), tally))
+    report = hotreload.reload(m)
+
+    assert tally.CALLS == ["class body", "edited body", "edited body"]
+    assert m.Registered is registered and m.Edited is edited
+    assert m.Edited().method() == 2 and m.Registered().method() == 1
+    assert report.statements_run == 1
+
+
+def test_identical_statements_are_matched_one_for_one(modules: Any) -> None:
+    modules.install()
+    tally = _tally(modules)
+    source = """
+    import TALLY
+    TALLY.CALLS.append("same")
+    TALLY.CALLS.append("same")
+
+    def f():
+        return 1
+    """
+    m = modules.make(_with_tally(source, tally))
+    assert tally.CALLS == ["same", "same"]
+
+    modules.edit(m, _with_tally(source + 'TALLY.CALLS.append("same")\n', tally))
+    report = hotreload.reload(m)
+    assert tally.CALLS == ["same"] * 3, "an added copy of a statement must run exactly once"
+    assert report.statements_run == 1
+
+    modules.edit(m, _with_tally(source.replace("return 1", "return 2"), tally))
+    hotreload.reload(m)
+    assert tally.CALLS == ["same"] * 3, "removing a copy must not run the others"
+    assert m.f() == 2
+
+
+def test_swapped_definitions_run_nothing_and_move(modules: Any) -> None:
+    modules.install()
+    first = "def a():\n    raise ValueError('a')\n"
+    second = "def b():\n    return 'b'\n"
+    m = modules.make(first + "\n\n" + second)
+    a, b = m.a, m.b
+
+    source = second + "\n\n" + first
+    modules.edit(m, source)
+    report = hotreload.reload(m)
+
+    assert report.statements_run == 0
+    assert (m.a, m.b) == (a, b)
+    assert a.__code__.co_firstlineno == _line_of(source, "def a")
+    assert b.__code__.co_firstlineno == 1
+    assert _last_frame(a)[0] == _line_of(source, "raise ValueError")
+
+
+def test_errors_in_the_statements_that_run_name_their_real_line(modules: Any) -> None:
+    modules.install()
+    source = "def early():\n    return 1\n\n\n" + "".join(f"def pad{i}():\n    return {i}\n\n" for i in range(20))
+    m = modules.make(source)
+
+    failing = source + "\ndef late():\n    raise RuntimeError('late')\n\nBROKEN = {}['missing']\n"
+    modules.edit(m, failing)
+    with pytest.raises(hotreload.ReloadError) as caught:
+        hotreload.reload(m)
+    assert f"line {_line_of(failing, 'BROKEN')}" in str(caught.value)
+    assert m.__file__ in str(caught.value)
+    assert not hasattr(m, "late")
+
+    working = source.replace("return 1", "x = 1\n    return x") + "\ndef late():\n    raise RuntimeError('late')\n"
+    modules.edit(m, working)
+    hotreload.reload(m)
+    assert _last_frame(m.late) == (_line_of(working, "raise RuntimeError"), "raise RuntimeError('late')")
+    assert m.early() == 1
+
+
+def test_other_modules_see_a_changed_value_and_keep_an_unchanged_one(modules: Any) -> None:
+    modules.install()
+    source = "LIMIT = 6\nNAME = 'alpha'\n\ndef f():\n    return 1\n"
+    m = modules.make(source)
+    user = modules.make(f"from {m.__name__} import LIMIT, NAME, f\n", hint="user")
+    m.NAME = "live"
+    user.NAME = "live"
+
+    modules.edit(m, source.replace("LIMIT = 6", "LIMIT = 7").replace("return 1", "return 2"))
+    report = hotreload.reload(m)
+
+    assert (m.LIMIT, user.LIMIT) == (7, 7)
+    assert (m.NAME, user.NAME) == ("live", "live")
+    assert user.f is m.f and user.f() == 2
+    assert any(entry.endswith("LIMIT") for entry in report.rebound), report.rebound
+
+
+def test_keep_names_keep_their_live_value_when_their_statement_changes(modules: Any) -> None:
+    modules.install()
+    source = '__hotreload_keep__ = ["STATE"]\nSTATE = {"n": 0}\n'
+    m = modules.make(source)
+    state = m.STATE
+    state["n"] = 5
+
+    modules.edit(m, source.replace('{"n": 0}', '{"n": 0, "m": 1}'))
+    hotreload.reload(m)
+
+    assert m.STATE is state and state == {"n": 5}
+
+
 # -- lambdas -------------------------------------------------------------------------------------
 
 
@@ -617,6 +741,10 @@ class Keep:
 
     def method(self):
         raise KeyError("method")
+
+    class Inner:
+        def deep(self):
+            raise IndexError("deep")
 '''
 
 
@@ -656,6 +784,7 @@ def test_moved_definitions_keep_identity_and_report_new_lines(modules: Any, pref
     assert _last_frame(m.boom) == (_line_of(source, "raise ValueError"), 'raise ValueError("boom")')
     assert _last_frame(m.outer()) == (_line_of(source, "raise LookupError"), 'raise LookupError("inner")')
     assert _last_frame(m.Keep().method) == (_line_of(source, "raise KeyError"), 'raise KeyError("method")')
+    assert _last_frame(m.Keep.Inner().deep) == (_line_of(source, "raise IndexError"), 'raise IndexError("deep")')
 
     assert m.boom.__code__.co_firstlineno == _line_of(source, "def boom")
     assert inspect.getsource(m.boom) == 'def boom():\n    raise ValueError("boom")\n'

@@ -117,12 +117,39 @@ def test_a_running_flask_server_answers_the_new_route(modules: Any, serve: Any) 
     assert _get(base + "/") == (200, "index v2")
 
 
+def test_a_served_flask_view_gets_its_edit(modules: Any, serve: Any) -> None:
+    pytest.importorskip("flask", reason="Flask is not installed for this Python version")
+    modules.install()
+    m = modules.make(FLASK_APP)
+    app, index = m.app, m.app.view_functions["index"]
+    base = serve(app)
+    assert _get(base + "/") == (200, "index v1")
+
+    modules.edit(m, FLASK_APP.replace("index v1", "index v2"))
+    report = hotreload.reload(m)
+
+    assert m.app is app and app.view_functions["index"] is index
+    assert _get(base + "/") == (200, "index v2")
+    assert report.statements_run == 1
+
+
 # -- FastAPI --------------------------------------------------------------------------------------
 
 FASTAPI_APP = """
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 app = FastAPI()
+
+
+class Item(BaseModel):
+    name: str
+    price: float = 0.0
+
+
+@app.post("/items")
+def create_item(item: Item):
+    return {"name": item.name, "price": item.price, "kind": type(item).__name__}
 
 @app.get("/items/{item_id}")
 def read_item(item_id: int):
@@ -158,6 +185,9 @@ def health():
     assert len(app.routes) == routes + 1, "a route was registered twice or not at all"
     assert client.get("/items/3").json() == {"item": 3, "version": 2}
     assert client.get("/health").json() == {"ok": True}
+    created = client.post("/items", json={"name": "pen", "price": "2.5"})
+    assert created.json() == {"name": "pen", "price": 2.5, "kind": "Item"}
+    assert client.post("/items", json={"price": 1}).status_code == 422
 
 
 # -- SQLAlchemy 2 and pydantic v2 models ------------------------------------------------------------
@@ -300,6 +330,73 @@ class Tag(Base):
         session.commit()
         assert session.scalars(select(m.Tag.word)).all() == ["w"]
     engine.dispose()
+
+
+def _reload_applied(module: Any) -> bool:
+    """True if the reload applied, False if it was refused (then nothing may have changed)."""
+    try:
+        hotreload.reload(module)
+    except hotreload.ReloadError:
+        return False
+    return True
+
+
+def test_a_sqlalchemy_model_edit_is_applied_completely_or_refused(modules: Any) -> None:
+    """Editing a model itself: either the live class follows the edit and keeps working, or the
+    reload is refused and nothing changed; never a success that leaves the model broken."""
+    _models_available()
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    modules.install()
+    m = modules.make(MODELS)
+    user_cls, mapper, table = m.User, m.User.__mapper__, m.User.__table__
+    engine = create_engine("sqlite://")
+    m.Base.metadata.create_all(engine)
+    session = Session(engine)
+    session.add(m.User(name="ann"))
+    session.commit()
+
+    modules.edit(m, MODELS.replace('"user " + self.name', '"member " + self.name'))
+    applied = _reload_applied(m)
+
+    assert m.User is user_cls
+    assert m.User.__mapper__ is mapper and m.User.__table__ is table
+    (ann,) = session.scalars(select(m.User).where(m.User.name == "ann")).all()
+    assert ann.label() == ("member ann" if applied else "user ann")
+    session.add(m.User(name="bob"))
+    session.commit()
+    assert session.scalars(select(m.User.name).order_by(m.User.name)).all() == ["ann", "bob"]
+    session.close()
+    engine.dispose()
+
+
+def test_a_pydantic_model_edit_is_applied_completely_or_refused(modules: Any) -> None:
+    """A pydantic model gains a field and a method: either validation builds instances of the live
+    class with the new field, or the reload is refused and the model is as before."""
+    _models_available()
+    modules.install()
+    m = modules.make(MODELS)
+    user_in = m.UserIn
+
+    modules.edit(
+        m,
+        MODELS.replace(
+            "    nickname: Optional[str] = None\n",
+            '    nickname: Optional[str] = None\n    email: str = "none"\n\n    def shout(self):\n        return self.name.upper()\n',
+        ),
+    )
+    applied = _reload_applied(m)
+
+    assert m.UserIn is user_in
+    user = m.UserIn.model_validate({"name": "cy"})
+    assert type(user) is user_in, "validation builds instances of a discarded class"
+    assert isinstance(m.UserIn(name="di"), user_in)
+    if applied:
+        assert user.email == "none" and user.shout() == "CY"
+        assert m.UserIn(name="di", email="d@x").model_dump()["email"] == "d@x"
+    else:
+        assert "email" not in user.model_dump()
 
 
 # -- click ------------------------------------------------------------------------------------------
