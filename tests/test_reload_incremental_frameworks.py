@@ -371,6 +371,44 @@ def test_a_sqlalchemy_model_edit_is_applied_completely_or_refused(modules: Any) 
     engine.dispose()
 
 
+COMMENT_MODEL = """
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user: Mapped["User"] = relationship()
+"""
+
+
+def test_after_a_model_edit_a_new_model_can_name_the_model(modules: Any) -> None:
+    """Whatever the model edit did (applied or refused), the declarative registry still knows
+    exactly one User: a model added next can refer to it by name."""
+    _models_available()
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    modules.install()
+    m = modules.make(MODELS)
+    user_cls = m.User
+    modules.edit(m, MODELS.replace('"user " + self.name', '"member " + self.name'))
+    _reload_applied(m)
+
+    modules.edit(m, MODELS + COMMENT_MODEL)
+    hotreload.reload(m)
+    m.Base.registry.configure()
+
+    assert m.User is user_cls
+    engine = create_engine("sqlite://")
+    m.Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        ann = m.User(name="ann")
+        session.add(m.Comment(user=ann))
+        session.commit()
+        assert session.scalars(select(m.Comment)).one().user is ann
+    engine.dispose()
+
+
 def test_a_pydantic_model_edit_is_applied_completely_or_refused(modules: Any) -> None:
     """A pydantic model gains a field and a method: either validation builds instances of the live
     class with the new field, or the reload is refused and the model is as before."""
