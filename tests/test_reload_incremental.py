@@ -856,7 +856,7 @@ def test_a_hundred_reloads_grow_memory_by_less_than_a_megabyte(modules: Any) -> 
     assert m.edited(2) == 2 * 105
     assert traced_growth < 1_000_000, f"Python allocations grew by {traced_growth} bytes"
     # RSS also sees native allocations; the allocator keeps some slack, hence the tolerance
-    assert rss_growth < 4_000_000, f"RSS grew by {rss_growth} bytes"
+    assert rss_growth < 2_000_000, f"RSS grew by {rss_growth} bytes"
 
 
 def test_reloaded_functions_keep_working_for_many_calls(modules: Any) -> None:
