@@ -4,27 +4,16 @@
 //! Cells are matched by name between the old and the new function: where both
 //! hold functions, the old cell is kept and its function is updated in place
 //! (so a decorator's wrapped function keeps its identity); where both hold
-//! classes, the old cell is kept and the class is reconciled by the class
-//! updater that the Python package registers; otherwise the new cell is used.
+//! classes, the old cell is kept and the class is reconciled by the Python
+//! package (`hotreload._reconcile._update_class_cell`); otherwise the new cell is used.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::function::{self, is_function, FunctionState, Plan};
-
-/// The Python callable `(old_class, new_class, transaction_or_None)` that
-/// reconciles classes found in closure cells. Registered once by `hotreload`.
-static CLASS_UPDATER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Registers the class updater used for class cells (once; later calls are ignored).
-#[pyfunction]
-pub fn _set_class_updater(py: Python<'_>, updater: Py<PyAny>) {
-    let _ = CLASS_UPDATER.set(py, updater);
-}
 
 /// One `update_function` call tree: cycle guard and undo log.
 struct Updater<'py> {
@@ -184,13 +173,17 @@ impl<'py> Updater<'py> {
             if old_value.is(&new_value) {
                 return Ok(Some(old_cell.clone()));
             }
-            if let Some(updater) = CLASS_UPDATER.get(self.py) {
-                let tx = self
-                    .transaction
-                    .clone()
-                    .map_or_else(|| self.py.None(), |t| t.unbind());
-                updater.bind(self.py).call1((&old_value, &new_value, tx))?;
-            }
+            // Classes are reconciled by the Python package, looked up where it is
+            // needed (rarely): no callback is registered into this module.
+            let updater = self
+                .py
+                .import(intern!(self.py, "hotreload._reconcile"))?
+                .getattr(intern!(self.py, "_update_class_cell"))?;
+            let tx = self
+                .transaction
+                .clone()
+                .map_or_else(|| self.py.None(), |t| t.unbind());
+            updater.call1((&old_value, &new_value, tx))?;
         } else {
             return Ok(None);
         }

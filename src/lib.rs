@@ -20,7 +20,6 @@ use pyo3::prelude::*;
 fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure::update_function, m)?)?;
     m.add_function(wrap_pyfunction!(closure::update_function_in, m)?)?;
-    m.add_function(wrap_pyfunction!(closure::_set_class_updater, m)?)?;
     m.add_class::<function::FunctionState>()?;
     m.add_function(wrap_pyfunction!(scan::statements, m)?)?;
     m.add_function(wrap_pyfunction!(scan::match_digests, m)?)?;

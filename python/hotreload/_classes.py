@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import abc
 from types import FunctionType
-from typing import Any, Dict, Iterator, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, cast
 
 from hotreload._errors import ReloadError
-from hotreload._kinds import functions_in, is_cache_wrapper, is_class, is_function
-from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, is_immutable, name_list
-from hotreload._reconcile import Reconciler
+from hotreload._kinds import functions_in, is_cache_wrapper, is_class, is_function, is_immutable
+from hotreload._policy import KEEP_LIST, REFRESH_LIST, DataPolicy, name_list
+
+if TYPE_CHECKING:  # the reconciler calls in here, never the other way round
+    from hotreload._reconcile import Reconciler
 
 # Never copied from the new class: the instance layout and identity of the old one.
 _LAYOUT = frozenset({"__dict__", "__weakref__", "__slots__", "_abc_impl", "__abstractmethods__"})

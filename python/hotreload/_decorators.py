@@ -18,8 +18,7 @@ import re
 import types
 from typing import Any, Dict, List, Optional, Set
 
-from hotreload._kinds import filled_cells
-from hotreload._policy import is_immutable
+from hotreload._kinds import filled_cells, is_immutable
 from hotreload._source_map import SourceMap, Statement
 
 _SEARCH_LIMIT = 64

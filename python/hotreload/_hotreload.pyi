@@ -2,7 +2,7 @@
 
 import os
 from types import FunctionType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 _F = TypeVar("_F", bound=FunctionType)
 
@@ -15,9 +15,6 @@ def update_function_in(
     """``update_function`` that records a :class:`FunctionState` for every function it
     changes, appended to ``transaction`` (a list) or passed to ``transaction.record``.
     ``substitutions`` (``{id(obj): replacement}``) replaces default values by identity."""
-
-def _set_class_updater(updater: Callable[[type, type, Any], object]) -> None:
-    """Register the callable that reconciles classes found in closure cells (once)."""
 
 class FunctionState:
     """Snapshot of everything ``update_function`` may change in one function."""

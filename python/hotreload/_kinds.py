@@ -7,6 +7,7 @@ import types
 from typing import Any, List, Tuple, cast
 
 _CACHE_WRAPPER = type(functools.lru_cache()(lambda: None))
+_IMMUTABLE_SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
 
 def is_function(value: object) -> bool:
@@ -51,3 +52,12 @@ def functions_in(value: Any) -> List[types.FunctionType]:
     if is_cache_wrapper(value):
         return [value.__wrapped__]
     return []
+
+
+def is_immutable(value: object) -> bool:
+    """True for None, bool, numbers, str, bytes, and tuples/frozensets of these."""
+    if isinstance(value, _IMMUTABLE_SCALARS):
+        return True
+    if type(value) in (tuple, frozenset):
+        return all(is_immutable(item) for item in value)  # type: ignore[attr-defined]
+    return False

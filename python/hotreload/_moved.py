@@ -135,7 +135,7 @@ def _move_function(tx: Transaction, func: types.FunctionType, delta: int, shifte
     else:
         twin.__annotations__ = func.__annotations__
     if _TYPE_PARAMS:
-        twin.__type_params__ = func.__type_params__  # type: ignore[attr-defined]
+        twin.__type_params__ = func.__type_params__
     _hotreload.update_function_in(tx.undo_log, func, twin, None)
 
 

@@ -64,12 +64,12 @@ class DefinitionIndex:
         self.namespace = namespace
         self._index: Optional[Dict[str, Any]] = None
 
-    def get(self, qualname: str, default: Any = None) -> Any:
-        if "<" in qualname:
+    def get(self, qualname: Optional[str], default: Any = None) -> Any:
+        if qualname is None or "<" in qualname:
             return default  # lambdas, factory-made functions: matched by the name holding them
         value = self.namespace.get(qualname, _MISSING)
         if value is not _MISSING and _is_definition(value, self.module_name):
-            if _target(value).__qualname__ == qualname:
+            if _definition_key(_target(value)) == qualname:
                 return value
         return self._full().get(qualname, default)
 
@@ -85,8 +85,8 @@ def _index_definitions(module_name: str, namespace: Dict[str, Any]) -> Dict[str,
     for value in namespace.values():
         if not _is_definition(value, module_name):
             continue
-        qualname = _target(value).__qualname__
-        if "<" in qualname:
+        qualname = _definition_key(_target(value))
+        if qualname is None:
             continue
         if index.get(qualname, value) is not value:
             ambiguous.add(qualname)
@@ -313,8 +313,9 @@ def _decide_definition(
     if already is not None:
         return already
     qualname = target.__qualname__
-    counterpart = old_definitions.get(qualname, _MISSING)
-    if counterpart is _MISSING and before is not _MISSING and _qualname(before) == qualname:
+    key = _definition_key(target)
+    counterpart = old_definitions.get(key, _MISSING) if key is not None else _MISSING
+    if counterpart is _MISSING and before is not _MISSING and _identity(before) == _identity(target):
         if id(before) not in reconciler.folded_into:
             counterpart = before
     if counterpart is not _MISSING:
@@ -328,9 +329,26 @@ def _decide_definition(
     return reconciler.adopt_new(value)
 
 
-def _qualname(value: Any) -> Optional[str]:
+def _definition_key(target: Any) -> Optional[str]:
+    """The qualified name a definition is matched by, or None where it proves nothing:
+    lambdas and factory-made functions (``<lambda>``, ``f.<locals>.g``), and a
+    wrapper whose ``functools.wraps`` copied another function's name."""
+    qualname = getattr(target, "__qualname__", None)
+    if not isinstance(qualname, str) or "<" in qualname:
+        return None
+    if is_function(target) and target.__code__.co_name != qualname.rpartition(".")[2]:
+        return None
+    return qualname
+
+
+def _identity(value: Any) -> Optional[Tuple[str, str]]:
+    """What two definitions held by the same name share if one is the other's new self."""
     target = _target(value)
-    return getattr(target, "__qualname__", None) if (is_function(target) or is_class(target)) else None
+    if is_function(target):
+        return (target.__qualname__, target.__code__.co_name)
+    if is_class(target):
+        return (target.__qualname__, "")
+    return None
 
 
 def _is_binding(value: Any) -> bool:

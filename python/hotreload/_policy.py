@@ -18,22 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Optional
 
+from hotreload._kinds import is_immutable
 from hotreload._source_map import SourceMap
 
 KEEP_LIST = "__hotreload_keep__"
 REFRESH_LIST = "__hotreload_refresh__"
-
-_IMMUTABLE_SCALARS = (type(None), bool, int, float, complex, str, bytes)
-
-
-def is_immutable(value: object) -> bool:
-    """True for None, bool, numbers, str, bytes, and tuples/frozensets of these."""
-    if isinstance(value, _IMMUTABLE_SCALARS):
-        return True
-    if type(value) in (tuple, frozenset):
-        return all(is_immutable(item) for item in value)  # type: ignore[attr-defined]
-    return False
-
 
 @dataclass
 class DataPolicy:

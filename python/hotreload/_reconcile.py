@@ -12,9 +12,9 @@ import types
 from typing import Any, Container, Dict, List, Optional, Set, Tuple
 
 from hotreload import _hotreload
+from hotreload._classes import reconcile_class
 from hotreload._errors import ReloadError
-from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function
-from hotreload._policy import is_immutable
+from hotreload._kinds import filled_cells, functions_in, is_cache_wrapper, is_class, is_function, is_immutable
 from hotreload._report import ReloadReport
 from hotreload._source_map import SourceMap
 from hotreload._transaction import Transaction
@@ -109,7 +109,8 @@ class Reconciler:
             self.fold(old, new)  # re-executed unchanged, line numbers and all
             return old
         changed = function_changed(old, new)
-        _hotreload.update_function_in(self._undo, old, new, self.replaced if new.__defaults__ or new.__kwdefaults__ else None)
+        # Defaults of nested functions (a decorator's wrapped one) are substituted too.
+        _hotreload.update_function_in(self._undo, old, new, self.replaced or None)
         self.replaced[id(new)] = old
         self._new.append(new)
         if old.__closure__ is not None:
@@ -171,8 +172,6 @@ class Reconciler:
 
     def update_class(self, old: type, new: type, label: str) -> type:
         """Updates class ``old`` in place to behave as ``new``; ``old`` keeps its identity."""
-        from hotreload._classes import reconcile_class
-
         if old is new or not self.tx.claim(old, new):
             return old
         self._reconcile_dependencies(new)
@@ -325,5 +324,3 @@ def update_class(old: type, new: type) -> type:
         Reconciler(tx, old.__module__).update_class(old, new, old.__qualname__)
     return old
 
-
-_hotreload._set_class_updater(_update_class_cell)

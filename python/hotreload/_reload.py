@@ -36,6 +36,7 @@ import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _sources
+from hotreload._annotations import merge_module_annotations
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._errors import ReloadError
 from hotreload._moved import move_definitions
@@ -242,6 +243,8 @@ class _Reload:
         keep = name_list(namespace, KEEP_LIST) | frozenset(self.options.get("keep", ()))
         refresh = name_list(namespace, REFRESH_LIST) | frozenset(self.options.get("refresh", ()))
         is_removed = None
+        if plan.incremental and new_map is not None:
+            merge_module_annotations(live, namespace, plan.rebuilt(new_map) | plan.removed)
         if not plan.incremental:
             is_removed = removal_rule(stored_names(code), old_map, functools.partial(_mentions, text))
         inputs = NamespaceInputs(

@@ -42,6 +42,11 @@ def record_file(module_name: str, path: str) -> None:
         _sources[module_name] = data
 
 
+def known(module_name: str) -> bool:
+    """True if the source ``module_name`` was last loaded from is recorded."""
+    return module_name in _sources
+
+
 def previous_map(module_name: str) -> Optional[SourceMap]:
     """The statements of the source ``module_name`` was last loaded from, or None if unknown."""
     with _lock:

@@ -32,6 +32,7 @@ import types
 import weakref
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
+from hotreload import _sources
 from hotreload._errors import ReloadError
 from hotreload._hotreload import FileWatcher
 from hotreload._reload import reload
@@ -85,6 +86,7 @@ class Watcher:
         except BaseException:
             self._native.stop()
             raise
+        _record_sources(self._scope)
         self._thread = threading.Thread(target=self._run, name="hotreload-watch", daemon=True)
         _track(self)
         self._thread.start()
@@ -330,6 +332,16 @@ def _library_directories() -> Set[str]:
         pass
     candidates.append(getattr(site, "USER_SITE", None))
     return {os.path.realpath(path) for path in candidates if path}
+
+
+def _record_sources(scope: "_Scope") -> None:
+    """Records the current source of every watched module whose source hotreload does
+    not know yet (imported before ``install()``), so that its reloads run only
+    what changed instead of the whole module."""
+    for name, module in list(sys.modules.items()):
+        path = source_file(module)
+        if path is not None and not _sources.known(name) and scope.covers(os.path.realpath(path)):
+            _sources.record_file(name, path)
 
 
 def source_file(module: object) -> Optional[str]:
