@@ -358,7 +358,7 @@ _LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
 def _eager_annotations(namespace: Any) -> List[Dict[str, Any]]:
     """3.9-3.13: the class's own annotations dict and those of its methods (not class dicts)."""
     found = [namespace.get("__annotations__")]
-    for value in namespace.values():
+    for value in list(namespace.values()):
         found.extend(getattr(func, "__annotations__", None) for func in functions_in(value))
     return [mapping for mapping in found if type(mapping) is dict]
 
@@ -367,7 +367,7 @@ def _point_class_cells_at(reconciler: Reconciler, cls: type, namespace: Any) -> 
     """3.14+: every ``__classdict__`` cell of the class's annotate functions holds ``cls``'s dict."""
     own_dict = gc.get_referents(namespace)[0]  # the dict behind the mappingproxy, only read here
     annotates = [namespace.get("__annotate_func__")]
-    for value in namespace.values():
+    for value in list(namespace.values()):
         annotates.extend(getattr(func, "__annotate__", None) for func in functions_in(value))
     for annotate in annotates:
         cell = _class_dict_cell(annotate) if is_function(annotate) else None

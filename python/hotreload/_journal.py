@@ -235,8 +235,11 @@ def _script_bytes(path_or_source: PathOrSource) -> Optional[bytes]:
         isinstance(path_or_source, str) and _hotfix._is_path(path_or_source)
     ):
         try:
-            return _read(os.fsdecode(os.fspath(path_or_source)))
-        except OSError:
+            path = os.fsdecode(os.fspath(path_or_source))
+            # Only a regular file is read ahead: a FIFO would block, a bad path is
+            # apply_hotfix's to refuse with a clear error.
+            return _read(path) if stat.S_ISREG(os.stat(path).st_mode) else None
+        except (OSError, ValueError):
             return None
     if isinstance(path_or_source, str):
         return path_or_source.encode("utf-8", "surrogatepass")

@@ -45,6 +45,13 @@ def is_definition_object(value: object) -> bool:
     return is_function(value) or is_cache_wrapper(value)
 
 
+def is_plain_module(value: object) -> bool:
+    """A module whose attributes can be read without running code: not a module that a
+    lazy loader (``importlib.util.LazyLoader``) would load on first access."""
+    kind = type(value)
+    return issubclass(kind, types.ModuleType) and kind.__getattribute__ is types.ModuleType.__getattribute__
+
+
 def filled_cells(func: types.FunctionType) -> List[Tuple[Any, Any]]:
     """``(cell, value)`` for each closure cell of ``func`` that holds a value (empty ones left out)."""
     found = []

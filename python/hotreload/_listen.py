@@ -430,17 +430,14 @@ class Listener:
 
 
 def _reload_one(name: str) -> Dict[str, Any]:
-    origin = _history.origin.get()
     try:
-        report = reload(name)
+        report = reload(name)  # reload() itself notes it in the history
     except ReloadError as error:
-        _history.note("reload", name, ok=False, summary=str(error), origin=origin, filename=error.path)
         return {"module": name, "ok": False, "error": _error("refused", str(error), error)["error"]}
     except BaseException as error:  # reload is transactional: whatever it raised, nothing changed
         message = f"reload of {name} raised {type(error).__name__}: {error}"
-        _history.note("reload", name, ok=False, summary=message, origin=origin)
+        _history.note("reload", name, ok=False, summary=message, origin=_history.origin.get())
         return {"module": name, "ok": False, "error": _error("refused", message)["error"]}
-    _history.note("reload", name, ok=True, summary=str(report), origin=origin, filename=report.filename)
     result = dataclasses.asdict(report)
     result.update(ok=True, summary=str(report))
     return result

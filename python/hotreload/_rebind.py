@@ -23,7 +23,7 @@ import threading
 import types
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from hotreload._kinds import module_namespace
+from hotreload._kinds import is_plain_module, module_namespace
 from hotreload._transaction import Transaction
 
 # ``lazy`` is a soft keyword (3.15): ``lazy from m import NAME`` binds NAME as the eager form does.
@@ -51,8 +51,8 @@ def rebind_importers(
     replaced_ids = {id(old) for old in changed.values()}
     rebound: List[str] = []
     for other in list(sys.modules.values()):
-        if other is module or not isinstance(other, types.ModuleType):
-            continue
+        if other is module or not is_plain_module(other):
+            continue  # a lazily loaded module is not loaded by looking
         namespace = module_namespace(other)
         if not any(id(value) in replaced_ids for value in list(namespace.values())):
             continue  # holds none of the replaced objects: nothing to read

@@ -34,11 +34,11 @@ import time
 import types
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-from hotreload import _frameworks, _sources
+from hotreload import _frameworks, _history, _sources
 from hotreload._annotations import merge_module_annotations
-from hotreload._lock import change_lock
 from hotreload._decorators import ADOPT, Adopter, Undecorated, plan_undecorated, strip_decorators
 from hotreload._errors import ReloadError
+from hotreload._lock import change_lock
 from hotreload._moved import move_definitions
 from hotreload._namespace import NamespaceInputs, reconcile_namespace, removal_rule, stored_names
 from hotreload._plan import RunPlan, plan_changed, plan_whole_module
@@ -81,7 +81,10 @@ def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport
     try:
         with _reload_lock, _collector_paused():
             report = _Reload(module, options).run()
-    except (ReloadError, KeyboardInterrupt):
+    except ReloadError as error:
+        _history.note("reload", module.__name__, ok=False, summary=str(error), origin=_history.origin.get(), filename=error.path)
+        raise
+    except KeyboardInterrupt:
         raise
     except BaseException as error:
         # SystemExit or GeneratorExit from the module's top level, a RecursionError
@@ -90,7 +93,10 @@ def reload(module: Union[types.ModuleType, str], **options: Any) -> ReloadReport
         context = error.__context__
         if isinstance(context, ScratchRunError):
             error = context.error  # describing the module's own error failed (its __str__ raised)
-        raise _escaped_error(module, error) from error
+        failure = _escaped_error(module, error)
+        _history.note("reload", module.__name__, ok=False, summary=str(failure), origin=_history.origin.get())
+        raise failure from error
+    _history.note("reload", module.__name__, ok=True, summary=str(report), origin=_history.origin.get(), filename=report.filename)
     logger.info("%s", report)
     return report
 
@@ -237,11 +243,24 @@ class _Reload:
         """Runs ``code`` in a copy of the module's dict (see _scratch.py)."""
         self.names_before_run = frozenset(self.module.__dict__)
         extra = {ADOPT: adopter} if adopter is not None else {}
+        registered = sys.modules.get(self.name)
         try:
             with _frameworks.executing(self.module):
-                return run_in_scratch(code, self.module, extra)
+                result = run_in_scratch(code, self.module, extra)
         except ScratchRunError as failure:
             raise self._execution_error(failure.error, failure.lineno) from failure.error
+        finally:
+            replaced = sys.modules.get(self.name)
+            if replaced is not registered and registered is not None:
+                sys.modules[self.name] = registered  # the live module stays the module
+        if replaced is not registered and registered is not None:
+            raise ReloadError(
+                f"cannot reload module {self.name}: its new source "
+                f"{'removed it from' if replaced is None else 'replaced it in'} sys.modules ({self.path})",
+                name=self.name,
+                path=self.path,
+            )
+        return result
 
     def _execution_error(self, error: BaseException, lineno: Optional[int]) -> ReloadError:
         return ReloadError(

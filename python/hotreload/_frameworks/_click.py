@@ -22,10 +22,10 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
     values = list(vars(module).values())
     defined: Set[int] = set()
     for value in values:
-        if isinstance(value, core.Command):
+        if issubclass(type(value), core.Command):  # type(), never __class__: a lazy module would load
             defined.update({id(value), id(getattr(value, "callback", None))})
     for group in values:
-        if not isinstance(group, core.Group):
+        if not issubclass(type(group), core.Group):
             continue
         for name, command in list(group.commands.items()):
             callback = getattr(command, "callback", None)

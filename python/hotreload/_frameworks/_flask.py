@@ -26,9 +26,9 @@ def _objects(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
     blueprints: Dict[int, Any] = {}
     for candidate in user_modules(module):
         for value in list(vars(candidate).values()):
-            if isinstance(value, Flask):
+            if issubclass(type(value), Flask):  # type(), never __class__: a lazy module would load
                 apps[id(value)] = value
-            elif isinstance(value, Blueprint):
+            elif issubclass(type(value), Blueprint):
                 blueprints[id(value)] = value
     for app in list(apps.values()):
         for blueprint in app.blueprints.values():

@@ -286,7 +286,7 @@ def _dependency_order(changed: Dict[int, type]) -> List[type]:
 def _type_adapters(module: types.ModuleType) -> Iterator[Any]:
     for candidate in user_modules(module):
         for value in list(vars(candidate).values()):
-            if isinstance(value, TypeAdapter):
+            if issubclass(type(value), TypeAdapter):  # type(), never __class__: a lazy module would load
                 yield value
 
 

@@ -39,7 +39,7 @@ def _apps_and_routers(module: types.ModuleType) -> List[Any]:
     found: Dict[int, Any] = {}
     for candidate in user_modules(module):
         for value in list(vars(candidate).values()):
-            if isinstance(value, (Starlette, Router)):
+            if issubclass(type(value), (Starlette, Router)):  # type(), never __class__: a lazy module would load
                 found[id(value)] = value
     return list(found.values())
 
