@@ -616,13 +616,12 @@ fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
         const CODE: usize = 1;
         let now = raw(func);
         // SAFETY: `func` is a live function object; only its pointers are read.
-        let (code, globals, builtins) =
-            unsafe { ((*now).func_code, (*now).func_globals, (*now).func_builtins) };
+        let (globals, builtins) = unsafe { ((*now).func_globals, (*now).func_builtins) };
         let was_code = previous.0[CODE];
         let (was_globals, was_builtins) = (previous.0[GLOBALS], previous.0[BUILTINS]);
-        if was_code.is_null()
-            || (was_code == code && was_globals == globals && was_builtins == builtins)
-        {
+        // Frames borrow the dicts, not the code: while the function still holds
+        // the same dicts, nothing a frame borrowed can go away.
+        if was_code.is_null() || (was_globals == globals && was_builtins == builtins) {
             return;
         }
         // SAFETY: `was_code` is a live object owned by `previous`; the GIL is held.
