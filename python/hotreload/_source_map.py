@@ -9,7 +9,6 @@ reload asks of a source: which statements define a name, which changed.
 
 from __future__ import annotations
 
-import bisect
 import re
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Pattern, Set
 
@@ -54,7 +53,7 @@ class SourceMap:
         self._raw = _hotreload.statements(source)
         self._source = source
         self._lines: Optional[List[str]] = None
-        self._line_starts: Optional[List[int]] = None
+        self._redefined: Dict[str, FrozenSet[str]] = {}
         self._scopes: Dict[str, List[Statement]] = {}
         self._binds: Dict[str, Set[str]] = {}
 
@@ -98,14 +97,13 @@ class SourceMap:
 
     def lines_matching(self, pattern: Pattern[str]) -> List[int]:
         """The (1-based) lines on which ``pattern`` matches the source."""
-        if self._line_starts is None:
-            starts = [0]
-            position = self._source.find("\n")
-            while position >= 0:
-                starts.append(position + 1)
-                position = self._source.find("\n", position + 1)
-            self._line_starts = starts
-        return [bisect.bisect_right(self._line_starts, m.start()) for m in pattern.finditer(self._source)]
+        lines: List[int] = []
+        line, counted = 1, 0
+        for match in pattern.finditer(self._source):
+            line += self._source.count("\n", counted, match.start())  # in C, each byte once
+            counted = match.start()
+            lines.append(line)
+        return lines
 
     def definition_time_text(self, scope: str, statement: Statement) -> str:
         """The text of a statement that runs when the statement itself runs.
@@ -133,6 +131,12 @@ class SourceMap:
     def redefined(self, scope: str) -> FrozenSet[str]:
         """Names that more than one ``def`` or ``class`` statement of ``scope`` defines
         (``@dispatch.register`` functions all called ``_``): they tell nothing apart."""
+        found = self._redefined.get(scope)
+        if found is None:
+            found = self._redefined[scope] = self._find_redefined(scope)
+        return found
+
+    def _find_redefined(self, scope: str) -> FrozenSet[str]:
         seen: Set[str] = set()
         twice: Set[str] = set()
         for raw in self._raw.get(scope, ()):
