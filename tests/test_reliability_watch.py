@@ -147,7 +147,9 @@ def test_the_first_save_into_a_recreated_subdirectory_is_seen(tree: pathlib.Path
         (package / "__init__.py").write_text("")
         file.write_text(_value(n))
         wait_for(functools.partial(_returns, held, n), what=f"save {n} into the recreated package")
-    assert events.errors == []
+    # (The package's __init__ may be reported missing: the next round deletes it
+    # while the watcher is still reloading it.)
+    assert [error for error in events.errors if error.name == module.__name__] == []
 
 
 def test_a_watched_directory_that_stays_deleted_is_reported(tmp_path: pathlib.Path, watchers: List[Any]) -> None:
