@@ -346,7 +346,7 @@ mod retired {
     use super::{is_function, raw};
     use pyo3::ffi;
     use pyo3::prelude::*;
-    use pyo3::types::{PyWeakrefMethods, PyWeakrefReference};
+    use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
     use std::collections::{HashMap, HashSet};
     use std::os::raw::{c_int, c_void};
 
@@ -354,8 +354,9 @@ mod retired {
     const MIN_SWEEP: usize = 8;
     /// Objects one sweep may look at while counting the functions that hold a code.
     const SCAN_BUDGET: usize = 50_000;
-    /// How far from a retired dict the count looks (dict, function, closure, cell).
-    const SCAN_DEPTH: u8 = 4;
+    /// How far from a retired dict the count looks (dict, function, closure,
+    /// cell; or function, code, nested code).
+    const SCAN_DEPTH: u8 = 5;
 
     /// (code, globals, builtins) addresses: alive while their entry holds them
     /// (the code weakly: a dead code's entry is replaced, see `add`).
@@ -556,7 +557,8 @@ mod retired {
         }
 
         /// Counts `obj` if it is a function holding a wanted code, and queues
-        /// what may hold more such functions: a function's closure and
+        /// what may hold more such functions or codes: a function's code (its
+        /// constants hold the codes of nested functions), closure and
         /// `__dict__`, a class's own dict, a container's items. Not a
         /// function's globals (another namespace) and not modules.
         ///
@@ -573,8 +575,13 @@ mod retired {
                     if self.wanted.contains(&code) {
                         *self.found.entry(code).or_default() += 1;
                     }
+                    self.push((*func).func_code, depth + 1);
                     self.push((*func).func_closure, depth + 1);
                     self.push((*func).func_dict, depth + 1);
+                    return;
+                }
+                if ffi::PyCode_Check(obj) != 0 {
+                    self.visit_constants(&bound, depth);
                     return;
                 }
                 if ffi::PyType_Check(obj) != 0 {
@@ -594,6 +601,36 @@ mod retired {
                 traverse(obj, collect, (&raw mut children).cast::<c_void>());
                 for child in children {
                     self.push(child, depth + 1);
+                }
+            }
+        }
+    }
+
+    impl Scan<'_> {
+        /// Counts the wanted codes among a code's constants (a nested `def`
+        /// holds its code there) and queues the other nested codes.
+        fn visit_constants(&mut self, code: &Bound<'_, PyAny>, depth: u8) {
+            // `co_consts` is a plain member of the (final) code type: no Python
+            // code runs to read it.
+            let Ok(constants) = code.getattr(pyo3::intern!(code.py(), "co_consts")) else {
+                return;
+            };
+            let Ok(constants) = constants.cast_into::<PyTuple>() else {
+                return;
+            };
+            // Each tuple's slots are counted once, even if code objects share it.
+            if !self.seen.insert(constants.as_ptr() as usize) {
+                return;
+            }
+            for constant in constants.iter() {
+                let address = constant.as_ptr() as usize;
+                if self.wanted.contains(&address) {
+                    *self.found.entry(address).or_default() += 1;
+                } else {
+                    // SAFETY: `constant` is a live object; only its type is read.
+                    if unsafe { ffi::PyCode_Check(constant.as_ptr()) } != 0 {
+                        self.push(constant.as_ptr(), depth + 1);
+                    }
                 }
             }
         }

@@ -170,3 +170,27 @@ def test_traceback_frame_keeps_its_namespace(target: Any) -> None:
     frames = [frame for frame, _ in __import__("traceback").walk_tb(caught.value.__traceback__)]
     assert frames[-1].f_globals["LABEL"] == "tb"
 
+
+
+def test_hotfix_whose_fix_is_made_by_a_helper_function_does_not_leak(target: Any, markers: List[Any]) -> None:
+    # The fix's code is then a constant of the helper's code, which lives in the namespace.
+    source = textwrap.dedent(
+        f"""
+        import hotreload, sys
+        from tests_markers import Marker, born
+        target = sys.modules[{target.__name__!r}]
+        marker = Marker()
+        born(marker)
+
+        def _build(tag):
+            def handle(x):
+                return (tag, x)
+            return handle
+
+        hotreload.replace_func(target)(_build("built"))
+        """
+    )
+    for _ in range(200):
+        hotreload.apply_hotfix(source)
+    assert target.handle(1) == ("built", 1)
+    assert _alive(markers) <= 20
