@@ -71,6 +71,15 @@ def record_from_loader(module_name: str, loader: Any) -> None:
         record(module_name, data)
 
 
+def is_current(module_name: str, path: Optional[str]) -> bool:
+    """True if the file at ``path`` holds exactly the source ``module_name`` was last loaded from."""
+    with _lock:
+        recorded = _sources.get(module_name)
+    if recorded is None or path is None or not os.path.isfile(path):
+        return False  # not a regular file (a FIFO would block): let the reload say what it is
+    return _hotreload.read_file(path) == recorded
+
+
 def known(module_name: str) -> bool:
     """True if the source ``module_name`` was last loaded from is recorded."""
     return module_name in _sources

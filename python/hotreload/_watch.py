@@ -204,6 +204,8 @@ class Watcher:
 
     def _reload_one(self, module: types.ModuleType) -> Optional[ReloadReport]:
         name = module.__name__
+        if name not in self._failed and _sources.is_current(name, source_file(module)):
+            return None  # the file holds what was loaded (a touch, a save without edits, a late event)
         try:
             report = reload(module)
         except ReloadError as error:
