@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
+import sys
 import types
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Set, Tuple
 
@@ -192,12 +194,20 @@ def _remap_fields(cls: Any, kept: Callable[[Any], Any]) -> None:
         type.__setattr__(cls, "__pydantic_fields__" if "__pydantic_fields__" in vars(cls) else "model_fields", remapped)
 
 
+def _own_annotation_names(cls: Any) -> Set[str]:
+    """The names ``cls`` itself annotates (3.14+: lazily, through annotationlib; never evaluated)."""
+    if sys.version_info >= (3, 14):
+        annotationlib = importlib.import_module("annotationlib")
+        return set(annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF))
+    return set(vars(cls).get("__annotations__", {}))
+
+
 def _inherit(cls: Any, old_configs: Dict[int, Dict[str, Any]]) -> None:
     """A subclass of a changed model: its fields, decorators and config follow the parent's new ones."""
     parent = next((base for base in cls.__mro__[1:] if _is_model(base)), None)
     if parent is None:
         return
-    own = set(vars(cls).get("__annotations__", {}))
+    own = _own_annotation_names(cls)
     fields_name = "__pydantic_fields__" if "__pydantic_fields__" in vars(cls) else "model_fields"
     fields = dict(vars(parent).get(fields_name, {}))
     fields.update({key: field for key, field in vars(cls).get(fields_name, {}).items() if key in own})
