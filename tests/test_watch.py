@@ -223,6 +223,8 @@ def test_saves_after_a_reload_are_seen_too(project, start):
     for value in range(2, 6):
         save_by_rename(file_of(mod), f"def value():\n    return {value}\n")
         wait_for(lambda: held() == value, what=f"value {value}")
+    # The code is swapped before on_reload is called: wait for the last report too.
+    wait_for(lambda: len(events.reports) >= 4, what="the fourth report")
     assert events.reloaded() == [mod.__name__] * 4
 
 
@@ -356,6 +358,7 @@ def test_watching_a_single_file_ignores_its_neighbours(project, start):
     wait_for(lambda: events.reports, what="the reload")
     save_by_rename(file_of(watched), "def value():\n    return 3\n")  # still watched after the rename
     wait_for(lambda: watched.value() == 3, what="the second reload")
+    wait_for(lambda: len(events.reports) >= 2, what="the second report")  # sent after the swap
     assert events.reloaded() == [watched.__name__] * 2
     assert neighbour.value() == 1
 
