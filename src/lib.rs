@@ -10,6 +10,7 @@ mod files;
 mod function;
 mod globals;
 mod scan;
+mod statement_table;
 mod version;
 mod watch;
 mod young;
@@ -26,8 +27,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure::update_function, m)?)?;
     m.add_function(wrap_pyfunction!(closure::update_function_in, m)?)?;
     m.add_class::<function::FunctionState>()?;
-    m.add_function(wrap_pyfunction!(scan::statements, m)?)?;
-    m.add_function(wrap_pyfunction!(scan::match_digests, m)?)?;
+    m.add_class::<statement_table::StatementTable>()?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;

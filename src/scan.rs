@@ -5,7 +5,6 @@
 //! logical lines, and a logical line only needs strings, comments, brackets and
 //! backslash continuations to be recognised, which one pass over the bytes does.
 
-use pyo3::prelude::*;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -172,28 +171,39 @@ impl Scanner<'_> {
     }
 }
 
-fn is_ident(c: u8) -> bool {
+pub fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
-/// One statement: its first and last line, its text with the scope's
-/// indentation removed (for a `def` or `class`, the text of its decorators
-/// only), the name it defines if it is a `def` or `class` (`""` otherwise), the
-/// line of its header (after any decorators), and a digest of its whole text
-/// (body included), which tells an edited statement from one that only moved.
-type Statement = (usize, usize, String, String, usize, u64);
+/// One statement of a scope, as cut from the source.
+pub struct Record {
+    /// 1-based first line (its first decorator, for a decorated definition).
+    pub first: usize,
+    /// 1-based last line, body included.
+    pub last: usize,
+    /// The text with the scope's indentation removed; for a `def` or `class`,
+    /// the text of its decorators only (definitions are matched by name).
+    pub text: String,
+    /// The name a `def`, `async def` or `class` statement defines (`""` otherwise).
+    pub defines: String,
+    /// The line of the `def`/`class` header itself, below any decorators.
+    pub header: usize,
+    /// A digest of the statement's whole text, body included: equal digests,
+    /// unchanged statement (one that only moved still has its digest).
+    pub digest: u64,
+    /// Byte offsets of the whole statement in the source.
+    pub span: (usize, usize),
+}
 
 /// Statements by scope: `""` for the module, the class path (`"A.B"`) for class bodies.
-type Scopes = HashMap<String, Vec<Statement>>;
+pub type Scopes = HashMap<String, Vec<Record>>;
 
 /// Cuts `source` into statements, for the module and for every class body.
 ///
 /// A statement is a logical line at the scope's indentation together with the
 /// more indented lines below it (its body), the decorators above it and the
 /// `else`/`elif`/`except`/`finally` clauses that continue it.
-#[pyfunction]
-pub fn statements(source: &str) -> Scopes {
-    let src = source.as_bytes();
+pub fn statements(src: &[u8]) -> Scopes {
     let lines = Scanner {
         src,
         pos: 0,
@@ -289,15 +299,16 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             text.resize(text.len() + line.2.saturating_sub(indent), b' ');
             text.extend_from_slice(text_of(src, line));
         }
-        let whole = &src[group[0].3..group.last().map_or(group[0].4, |l| l.4)];
-        out.entry(scope.to_owned()).or_default().push((
-            group[0].0,
-            last_line,
-            String::from_utf8_lossy(&text).into_owned(),
+        let span = (group[0].3, group.last().map_or(group[0].4, |l| l.4));
+        out.entry(scope.to_owned()).or_default().push(Record {
+            first: group[0].0,
+            last: last_line,
+            text: String::from_utf8_lossy(&text).into_owned(),
             defines,
-            lines[header].0,
-            digest(whole),
-        ));
+            header: lines[header].0,
+            digest: digest(&src[span.0..span.1]),
+            span,
+        });
         if let Some(name) = defined_name(header_text, b"class") {
             if header + 1 < i {
                 let inner = if scope.is_empty() {
@@ -309,24 +320,4 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             }
         }
     }
-}
-
-/// Pairs statements of a new source with those of the previous one by digest.
-///
-/// For each new statement, in order, the index of an old statement with the
-/// same digest (equal text), or -1 where there is none (new or edited). Equal
-/// statements are paired in source order, each old one at most once.
-#[pyfunction]
-pub fn match_digests(old: Vec<u64>, new: Vec<u64>) -> Vec<i64> {
-    let mut pool: HashMap<u64, std::collections::VecDeque<i64>> = HashMap::new();
-    for (index, digest) in old.iter().enumerate() {
-        pool.entry(*digest).or_default().push_back(index as i64);
-    }
-    new.iter()
-        .map(|digest| {
-            pool.get_mut(digest)
-                .and_then(|candidates| candidates.pop_front())
-                .unwrap_or(-1)
-        })
-        .collect()
 }

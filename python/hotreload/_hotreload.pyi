@@ -26,15 +26,35 @@ class FunctionState:
         """Put the function back exactly as captured."""
     def __call__(self) -> None: ...
 
-def statements(source: str) -> Dict[str, List[Tuple[int, int, str, str, int, int]]]:
-    """Statements by scope ("" for the module, "A.B" for class bodies): first line,
-    last line, dedented text (decorators only, for a def or class), the name a
-    def/class statement defines ("" otherwise), the line of its header, and a
-    digest of the statement's whole text."""
+_StatementTuple = Tuple[int, int, str, str, int, int]
 
-def match_digests(old: List[int], new: List[int]) -> List[int]:
-    """For each new statement digest, the index of an old statement with the same
-    digest (paired in order, each once), or -1."""
+class StatementTable:
+    """A source cut into statements per scope ("" for the module, "A.B" for class
+    bodies), kept in Rust. A statement is a tuple: first line, last line, dedented
+    text (decorators only, for a def or class), the name a def/class defines (""
+    otherwise), the line of its header, and a digest of its whole text."""
+
+    def __init__(self, source: str) -> None: ...
+    def has_scope(self, scope: str) -> bool: ...
+    def count(self, scope: str) -> int: ...
+    def get(self, scope: str, index: int) -> _StatementTuple: ...
+    def all(self, scope: str) -> List[_StatementTuple]: ...
+    def plain(self, scope: str) -> List[int]:
+        """Indices of the statements that are not def or class."""
+    def decorated(self, scope: str) -> List[int]:
+        """Indices of the definitions that have decorators."""
+    def defines(self, scope: str, name: str) -> bool: ...
+    def candidates(self, scope: str, name: str) -> List[int]:
+        """Indices of the definitions of ``name`` and of the plain statements whose text contains it."""
+    def redefined(self, scope: str) -> List[str]:
+        """Names more than one def/class statement defines."""
+    def mentioning(self, scope: str, names: List[str]) -> List[int]:
+        """Indices of the statements whose whole text names one of ``names`` (not as an attribute)."""
+    def line(self, line: int) -> str:
+        """The text of a line (1-based), without its newline."""
+    def changes(self, old: StatementTable, scope: str) -> Tuple[List[int], List[Tuple[int, int]], List[int]]:
+        """Statements paired by digest, in order: new indices with no partner, (old, new)
+        pairs whose first line differs, old indices with no partner."""
 
 def young_ids() -> Set[int]:
     """The ids of the objects in the youngest garbage-collector generation."""

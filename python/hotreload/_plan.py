@@ -25,13 +25,11 @@ blanked, so line numbers stay exact for tracebacks, ``inspect`` and breakpoints.
 
 from __future__ import annotations
 
-import bisect
 import re
 import types
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Pattern, Set, Tuple
 
-from hotreload import _hotreload
 from hotreload._kinds import is_class, is_definition_object, is_lazy_import
 from hotreload._source_map import SourceMap, Statement
 
@@ -112,24 +110,18 @@ def plan_changed(
     that run or moved are looked at one by one, so a plan costs what the edit
     costs, not what the module does.
     """
-    pairs = _hotreload.match_digests(old.digests(""), new.digests(""))
-    running = {index for index, partner in enumerate(pairs) if partner < 0}
+    fresh, moved_pairs, gone_indices = new.changes(old, "")
+    running = set(fresh)
     running.update(index for index in new.plain("") if new.statement("", index).text.startswith("from __future__"))
     running.update(_forced(new, running, live, refresh))
     runs = [new.statement("", index) for index in sorted(running)]
     if is_main:
         runs = [s for s in runs if not new.is_main_guard(s)]
-    old_lines, new_lines = old.first_lines(""), new.first_lines("")
-    moved = [
-        (old.statement("", partner), new.statement("", index))
-        for index, partner in enumerate(pairs)
-        if partner >= 0 and old_lines[partner] != new_lines[index]
-    ]
-    paired = set(pairs)
-    gone = [old.statement("", index) for index in range(old.count("")) if index not in paired]
+    moved = [(old.statement("", before), new.statement("", after)) for before, after in moved_pairs]
+    gone = [old.statement("", index) for index in gone_indices]
     return RunPlan(
         run=runs,
-        total=len(pairs),
+        total=new.count(""),
         incremental=True,
         moved=moved,
         removed=_removed_names(old, new, gone),
@@ -139,21 +131,17 @@ def plan_changed(
 def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: FrozenSet[str]) -> List[int]:
     """Indices of unchanged statements that run all the same, in source order."""
     forced: List[int] = []
-    if refresh:
-        for index in range(new.count("")):
-            if index not in running and new.binds_of(new.statement("", index)) & refresh:
-                forced.append(index)
+    for name in refresh:
+        forced.extend(index for index in new.binding("", name) if index not in running and index not in forced)
     rebuilt: Set[str] = set()
     for index in running:
         rebuilt |= new.binds_of(new.statement("", index))
-    first_lines = new.first_lines("")
     pending = set(rebuilt)
     while pending:
         pattern = _word_pattern(pending)
+        mentioning = new.mentioning("", pending)
         pending = set()
-        if pattern is None:
-            break
-        for index in _statements_on(first_lines, new.lines_matching(pattern)):
+        for index in mentioning:
             if index in running or index in forced:
                 continue
             statement = new.statement("", index)
@@ -169,16 +157,6 @@ def _forced(new: SourceMap, running: Set[int], live: Dict[str, Any], refresh: Fr
     return sorted(forced)
 
 
-def _statements_on(first_lines: List[int], lines: List[int]) -> List[int]:
-    """The indices of the statements the given lines fall in (each once, in order)."""
-    found: List[int] = []
-    for line in lines:
-        index = bisect.bisect_right(first_lines, line) - 1
-        if index >= 0 and (not found or found[-1] != index):
-            found.append(index)
-    return found
-
-
 def _is_binding(value: Any) -> bool:
     """Modules and definitions: bindings the source states, not data."""
     return isinstance(value, types.ModuleType) or is_lazy_import(value) or is_definition_object(value) or is_class(value)
@@ -189,9 +167,7 @@ def _holds_definition(live: Dict[str, Any], name: str) -> bool:
     return is_definition_object(value) or is_class(value)
 
 
-def _word_pattern(names: Set[str]) -> Optional[Pattern[str]]:
-    if not names:
-        return None
+def _word_pattern(names: Set[str]) -> Pattern[str]:
     alternatives = "|".join(re.escape(name) for name in sorted(names))
     return re.compile(r"(?<![\w.])(?:" + alternatives + r")(?!\w)")
 

@@ -1,6 +1,6 @@
 """A module's source cut into statements: the one grammar hotreload reads source with.
 
-The Rust scanner (``_hotreload.statements``) cuts a source into logical lines
+The Rust scanner (``_hotreload.StatementTable``) cuts a source into logical lines
 and groups them into statements per scope, with no ``ast`` parse (that would
 cost more than compiling the module). This module gives those statements
 names, tells which names a statement binds, and answers the questions the
@@ -10,7 +10,7 @@ reload asks of a source: which statements define a name, which changed.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Pattern, Set
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from hotreload import _hotreload
 
@@ -47,63 +47,50 @@ class Statement(NamedTuple):
 
 
 class SourceMap:
-    """A source cut into statements, per scope (``""`` for the module, else a class qualname)."""
+    """A source cut into statements, per scope (``""`` for the module, else a class qualname).
+
+    The statements stay in the Rust table; a :class:`Statement` is made only for
+    one that is asked for, so what a reload costs follows the statements it
+    looks at, not the size of the module.
+    """
 
     def __init__(self, source: str) -> None:
-        self._raw = _hotreload.statements(source)
-        self._source = source
-        self._lines: Optional[List[str]] = None
+        self._table = _hotreload.StatementTable(source)
         self._redefined: Dict[str, FrozenSet[str]] = {}
-        self._scopes: Dict[str, List[Statement]] = {}
         self._binds: Dict[str, Set[str]] = {}
 
     def statements(self, scope: str) -> List[Statement]:
         """The statements of ``scope`` in source order."""
-        found = self._scopes.get(scope)
-        if found is None:
-            found = self._scopes[scope] = [Statement(*raw) for raw in self._raw.get(scope, ())]
-        return found
+        return [Statement(*raw) for raw in self._table.all(scope)]
 
     def statement(self, scope: str, index: int) -> Statement:
         """The ``index``-th statement of ``scope``."""
-        found = self._scopes.get(scope)
-        if found is not None:
-            return found[index]
-        return Statement(*self._raw[scope][index])
+        return Statement(*self._table.get(scope, index))
 
     def count(self, scope: str) -> int:
         """How many statements ``scope`` has."""
-        return len(self._raw.get(scope, ()))
+        return self._table.count(scope)
 
-    def digests(self, scope: str) -> List[int]:
-        """The digest of each statement of ``scope``, in order."""
-        return [raw[5] for raw in self._raw.get(scope, ())]
-
-    def first_lines(self, scope: str) -> List[int]:
-        """The first line of each statement of ``scope``, in order."""
-        return [raw[0] for raw in self._raw.get(scope, ())]
+    def changes(self, old: SourceMap, scope: str) -> Tuple[List[int], List[Tuple[int, int]], List[int]]:
+        """Against the ``old`` source: indices of new or edited statements, ``(old, new)``
+        index pairs of unchanged statements that moved, indices of old statements gone."""
+        return self._table.changes(old._table, scope)
 
     def plain(self, scope: str) -> List[int]:
         """The indices of the statements of ``scope`` that are not ``def`` or ``class``."""
-        return [index for index, raw in enumerate(self._raw.get(scope, ())) if not raw[3]]
+        return self._table.plain(scope)
 
     def decorated(self, scope: str) -> List[Statement]:
         """The definitions of ``scope`` that have decorators."""
-        return [Statement(*raw) for raw in self._raw.get(scope, ()) if raw[4] > raw[0]]
+        return [self.statement(scope, index) for index in self._table.decorated(scope)]
 
     def defines(self, scope: str, name: str) -> bool:
         """True if a ``def`` or ``class`` statement of ``scope`` defines ``name``."""
-        return any(raw[3] == name for raw in self._raw.get(scope, ()))
+        return self._table.defines(scope, name)
 
-    def lines_matching(self, pattern: Pattern[str]) -> List[int]:
-        """The (1-based) lines on which ``pattern`` matches the source."""
-        lines: List[int] = []
-        line, counted = 1, 0
-        for match in pattern.finditer(self._source):
-            line += self._source.count("\n", counted, match.start())  # in C, each byte once
-            counted = match.start()
-            lines.append(line)
-        return lines
+    def mentioning(self, scope: str, names: Iterable[str]) -> List[int]:
+        """Indices of the statements of ``scope`` whose text (bodies included) names one of ``names``."""
+        return self._table.mentioning(scope, sorted(names))
 
     def definition_time_text(self, scope: str, statement: Statement) -> str:
         """The text of a statement that runs when the statement itself runs.
@@ -115,11 +102,10 @@ class SourceMap:
         """
         if not statement.defines:
             return statement.text
-        if self._lines is None:
-            self._lines = self._source.split("\n")
-        parts = [statement.text, self._lines[statement.header_line - 1]]
+        header = self._table.line(statement.header_line)
+        parts = [statement.text, header]
         inner = f"{scope}.{statement.defines}" if scope else statement.defines
-        if inner in self._raw and self._lines[statement.header_line - 1].lstrip().startswith("class"):
+        if self._table.has_scope(inner) and header.lstrip().startswith("class"):
             parts.extend(self.definition_time_text(inner, member) for member in self.statements(inner))
         return "\n".join(parts)
 
@@ -133,16 +119,8 @@ class SourceMap:
         (``@dispatch.register`` functions all called ``_``): they tell nothing apart."""
         found = self._redefined.get(scope)
         if found is None:
-            found = self._redefined[scope] = self._find_redefined(scope)
+            found = self._redefined[scope] = frozenset(self._table.redefined(scope))
         return found
-
-    def _find_redefined(self, scope: str) -> FrozenSet[str]:
-        seen: Set[str] = set()
-        twice: Set[str] = set()
-        for raw in self._raw.get(scope, ()):
-            if raw[3]:
-                (twice if raw[3] in seen else seen).add(raw[3])
-        return frozenset(twice)
 
     def binds_of(self, statement: Statement) -> Set[str]:
         """The names ``statement`` binds in its own scope."""
@@ -153,17 +131,13 @@ class SourceMap:
             found = self._binds[statement.text] = _bound_names(statement.text)
         return found
 
-    def _binding(self, scope: str, name: str) -> List[Statement]:
-        found = []
-        for index, raw in enumerate(self._raw.get(scope, ())):
-            if raw[3]:
-                if raw[3] == name:
-                    found.append(self.statement(scope, index))
-            elif name in raw[2]:
-                statement = self.statement(scope, index)
-                if name in self.binds_of(statement):
-                    found.append(statement)
-        return found
+    def binding(self, scope: str, name: str) -> List[int]:
+        """The indices of the statements of ``scope`` that bind ``name``."""
+        return [index for index, _ in self._binding(scope, name)]
+
+    def _binding(self, scope: str, name: str) -> List[Tuple[int, Statement]]:
+        candidates = ((index, self.statement(scope, index)) for index in self._table.candidates(scope, name))
+        return [(index, s) for index, s in candidates if s.defines or name in self.binds_of(s)]
 
     def binds(self, scope: str, name: str) -> bool:
         """True if a statement of ``scope`` binds ``name``."""
@@ -171,13 +145,13 @@ class SourceMap:
 
     def defining_text(self, scope: str, name: str) -> Optional[str]:
         """The text of every statement of ``scope`` that binds ``name``, joined; None if none does."""
-        texts = [statement[2] for statement in self._binding(scope, name)]
+        texts = [statement.text for _, statement in self._binding(scope, name)]
         return "\n".join(texts) if texts else None
 
     def first_line(self, scope: str, name: str) -> Optional[int]:
         """The first line of the first statement of ``scope`` that binds ``name``."""
         found = self._binding(scope, name)
-        return found[0][0] if found else None
+        return found[0][1].first_line if found else None
 
 
 def map_source(source: str) -> SourceMap:
