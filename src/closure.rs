@@ -285,6 +285,8 @@ pub fn update_function<'py>(
     new: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     run(&old, &new, None, None)?;
+    // No undo snapshot holds what `old` gave up: its dicts can go now.
+    function::release_retired_namespaces(old.py());
     Ok(old)
 }
 

@@ -350,7 +350,7 @@ mod retired {
     use std::collections::{HashMap, HashSet};
     use std::os::raw::{c_int, c_void};
 
-    /// A quick sweep runs after this many additions.
+    /// The registry is swept in full when it reaches at least this many entries.
     const MIN_SWEEP: usize = 8;
     /// Objects one sweep may look at while counting the functions that hold a code.
     const SCAN_BUDGET: usize = 50_000;
@@ -370,19 +370,20 @@ mod retired {
 
     /// What the registry holds, and when it looks at it again.
     ///
-    /// Most retired dicts are free within a few retirements (the undo snapshot
-    /// of the reload or hotfix that retired them is dropped at commit), so a
-    /// quick sweep every `MIN_SWEEP` additions looks at the recent entries only
-    /// (each gets two chances); a full sweep looks at every entry once the
-    /// registry has doubled since the last one. Both costs are amortised over
-    /// the additions that triggered them.
+    /// Most retired dicts are free as soon as the change that retired them is
+    /// over: until then its undo snapshot holds the code (so a sweep during
+    /// the change would find it held). So `settle`, called when a change has
+    /// committed, looks at the entries added since the previous settle (each
+    /// gets two chances: a frame of another thread may still be finishing);
+    /// a full sweep looks at every entry once the registry has doubled since
+    /// the last one, which bounds what a frame held for long can keep. The
+    /// cost of a full sweep is amortised over the additions that triggered it.
     #[derive(Default)]
     pub(super) struct Registry {
         entries: HashMap<Key, Entry>,
-        /// Entries still to be looked at by a quick sweep, with the sweep they were added before.
+        /// Entries still to be looked at by `settle`, with the settle they were added before.
         recent: Vec<(Key, u64)>,
-        sweeps: u64,
-        added: usize,
+        settles: u64,
         full_at: usize,
         /// Dicts kept for good: retired with a code that could not be weakly referenced.
         forever: Vec<Py<PyAny>>,
@@ -439,24 +440,30 @@ mod retired {
             };
             // An entry under the same key whose code died: that address was reused.
             released.extend(self.entries.insert(key, entry));
-            self.recent.push((key, self.sweeps));
-            self.added += 1;
+            self.recent.push((key, self.settles));
             if self.entries.len() >= self.full_at.max(MIN_SWEEP) {
                 let keys: Vec<Key> = self.entries.keys().copied().collect();
                 released.extend(self.sweep(py, &keys));
-                self.recent.clear();
-                self.full_at = self.entries.len() * 2;
-                self.added = 0;
-            } else if self.added >= MIN_SWEEP {
-                let keys: Vec<Key> = self.recent.iter().map(|(key, _)| *key).collect();
-                released.extend(self.sweep(py, &keys));
-                // Entries added since the previous sweep get one more chance.
-                let (entries, this_sweep) = (&self.entries, self.sweeps);
                 self.recent
-                    .retain(|(key, sweep)| *sweep == this_sweep && entries.contains_key(key));
-                self.sweeps += 1;
-                self.added = 0;
+                    .retain(|(key, _)| self.entries.contains_key(key));
+                self.full_at = self.entries.len() * 2;
             }
+            released
+        }
+
+        /// Sweeps the entries added since the previous settle and those that
+        /// survived one settle; returns what it let go of (see `add`).
+        pub(super) fn settle(&mut self, py: Python<'_>) -> Vec<Entry> {
+            if self.recent.is_empty() {
+                return Vec::new();
+            }
+            let keys: Vec<Key> = self.recent.iter().map(|(key, _)| *key).collect();
+            let released = self.sweep(py, &keys);
+            // Entries added since the previous settle get one more chance.
+            let (entries, this_settle) = (&self.entries, self.settles);
+            self.recent
+                .retain(|(key, settle)| *settle == this_settle && entries.contains_key(key));
+            self.settles += 1;
             released
         }
 
@@ -679,6 +686,25 @@ fn retire_globals(py: Python<'_>, previous: &Fields, func: &Bound<'_, PyAny>) {
     // 3.9 and 3.10 frames own their globals and builtins: nothing to keep.
     #[cfg(not(Py_3_11))]
     let _ = (py, previous, func);
+}
+
+/// Lets go of the retired globals and builtins that no frame can need any
+/// more: called once a change has committed and its undo snapshots are gone
+/// (see `RETIRED_NAMESPACES`).
+#[pyfunction]
+pub fn release_retired_namespaces(py: Python<'_>) {
+    #[cfg(Py_3_11)]
+    {
+        let released = RETIRED_NAMESPACES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .settle(py);
+        // Released outside the lock: a finalizer may update functions too.
+        drop(released);
+    }
+    // 3.9 and 3.10 keep no retired dicts.
+    #[cfg(not(Py_3_11))]
+    let _ = py;
 }
 
 /// Builds the fields `old` will take from `new`: everything of `new`'s but the

@@ -27,6 +27,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closure::update_function, m)?)?;
     m.add_function(wrap_pyfunction!(closure::update_function_in, m)?)?;
     m.add_class::<function::FunctionState>()?;
+    m.add_function(wrap_pyfunction!(function::release_retired_namespaces, m)?)?;
     m.add_class::<statement_table::StatementTable>()?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;

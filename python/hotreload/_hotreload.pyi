@@ -16,6 +16,10 @@ def update_function_in(
     changes, appended to ``transaction`` (a list) or passed to ``transaction.record``.
     ``substitutions`` (``{id(obj): replacement}``) replaces default values by identity."""
 
+def release_retired_namespaces() -> None:
+    """Free the globals and builtins that updated functions gave up and no frame still
+    borrows; called when a change has committed or rolled back (3.9 and 3.10: nothing)."""
+
 class FunctionState:
     """Snapshot of everything ``update_function`` may change in one function."""
 

@@ -72,7 +72,6 @@ class Reconciler:
         # objects the run of the new source made (both set by the reload).
         self.definitions: Any = None  # a DefinitionIndex (see _namespace.py)
         self.created: Container[int] = ()
-        self._undo = tx.undo_log
         tx.reconciler = self
 
     # -- identity map ---------------------------------------------------------
@@ -110,7 +109,7 @@ class Reconciler:
             return old
         changed = function_changed(old, new)
         # Defaults of nested functions (a decorator's wrapped one) are substituted too.
-        _hotreload.update_function_in(self._undo, old, new, self.replaced or None)
+        _hotreload.update_function_in(self.tx.undo_log, old, new, self.replaced or None)
         self.replaced[id(new)] = old
         self._new.append(new)
         if old.__closure__ is not None:

@@ -111,7 +111,9 @@ class Transaction:
                 action()
             except Exception:  # pragma: no cover - an undo should never fail
                 logger.exception("hotreload: an undo step failed during rollback")
+        del undo
         self._finish()
+        _hotreload.release_retired_namespaces()
 
     def commit(self) -> None:
         """Keep every change; forget how to undo them."""
@@ -120,6 +122,8 @@ class Transaction:
         self._finish()
         for action in actions:
             action()
+        # The undo snapshots are gone: what the changed functions gave up may be freed.
+        _hotreload.release_retired_namespaces()
 
     def _finish(self) -> None:
         self._claimed.clear()
