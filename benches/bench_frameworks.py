@@ -113,10 +113,14 @@ def measure(directory: str, label: str, make_source: Callable[[int], str], round
     plain_module, plain_path = load(f"bench_{label}_plain")
     ours_module, ours_path = load(f"bench_{label}_ours")
     plain = median_time(
-        lambda: importlib.reload(plain_module), rounds, lambda n: write(plain_path, versions[(n + 1) % 2])  # type: ignore[arg-type]
+        lambda: importlib.reload(plain_module),
+        rounds,
+        lambda n: write(plain_path, versions[(n + 1) % 2]),  # type: ignore[arg-type]
     )
     ours = median_time(
-        lambda: hotreload.reload(ours_module), rounds, lambda n: write(ours_path, versions[(n + 1) % 2])  # type: ignore[arg-type]
+        lambda: hotreload.reload(ours_module),
+        rounds,
+        lambda n: write(ours_path, versions[(n + 1) % 2]),  # type: ignore[arg-type]
     )
     print(
         f"{label:<11} 50 models, one edited: hotreload.reload {ours * 1e3:7.2f} ms   "

@@ -62,9 +62,7 @@ def start(directory: str, env: Dict[str, str]) -> subprocess.Popen:
         file.write("def damage():\n    return 0\n")
     with open(os.path.join(directory, "target.py"), "w") as file:
         file.write(PROGRAM)
-    process = subprocess.Popen(
-        [sys.executable, "target.py"], cwd=directory, env=env, stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, "target.py"], cwd=directory, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdout.readline().startswith("ready")
     return process
 

@@ -118,8 +118,10 @@ def main() -> None:
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results[config] = json.loads(output.strip().splitlines()[-1])
     bare = results["bare"]["cell_us"]
-    print(f"CPython {sys.version.split()[0]}, {args.modules} user modules, "
-          f"{results['hotreload']['loaded']} modules loaded in all; median of {args.cells} empty cells")
+    print(
+        f"CPython {sys.version.split()[0]}, {args.modules} user modules, "
+        f"{results['hotreload']['loaded']} modules loaded in all; median of {args.cells} empty cells"
+    )
     print(f"{'':22}{'empty cell':>12}{'over bare':>12}{'hooks':>12}{'edit+cell':>12}")
     labels = {"bare": "no reloader", "autoreload": "%autoreload 2", "hotreload": "%load_ext hotreload"}
     for config in CONFIGS:
@@ -130,8 +132,10 @@ def main() -> None:
         hooks = "" if config == "bare" else f"{row['hooks_us']:.1f} us"
         print(f"{labels[config]:22}{row['cell_us']:>9.1f} us{row['cell_us'] - bare:>9.1f} us{hooks:>12}{edited:>12}")
     ratio = results["autoreload"]["hooks_us"] / max(results["hotreload"]["hooks_us"], 1e-9)
-    print(f"per-cell check: hotreload {results['hotreload']['hooks_us']:.1f} us, "
-          f"%autoreload 2 {results['autoreload']['hooks_us']:.1f} us ({ratio:.0f}x less with hotreload)")
+    print(
+        f"per-cell check: hotreload {results['hotreload']['hooks_us']:.1f} us, "
+        f"%autoreload 2 {results['autoreload']['hooks_us']:.1f} us ({ratio:.0f}x less with hotreload)"
+    )
 
 
 if __name__ == "__main__":

@@ -69,9 +69,7 @@ def bench_size(directory: str, functions: int, rounds: int) -> None:
 
     plain = median_time(lambda: importlib.reload(module), rounds, edit)
     ours = median_time(lambda: hotreload.reload(module), rounds, edit)
-    floor = median_time(
-        lambda: compile("def func_0(x=1, y=1):\n    return x * 2\n", path, "exec"), rounds, lambda _: None
-    )
+    floor = median_time(lambda: compile("def func_0(x=1, y=1):\n    return x * 2\n", path, "exec"), rounds, lambda _: None)
     print(
         f"one-line edit, {functions:6} functions: importlib.reload {plain * 1e3:8.2f} ms | "
         f"hotreload.reload {ours * 1e3:7.2f} ms | ratio {ours / plain:.3f}x | floor (compile the function) "
@@ -93,8 +91,10 @@ def bench_size(directory: str, functions: int, rounds: int) -> None:
     heap = [[i] for i in range(2_500_000)]  # 2.5 million live container objects
     gc.collect()
     with_heap = median_time(lambda: hotreload.reload(module), rounds, edit)
-    print(f"one-line edit with 2.5 M extra live objects: {with_heap * 1e3:7.2f} ms against {ours * 1e3:7.2f} ms | "
-          f"ratio {with_heap / ours:.2f}x (goal <= 1.05)")
+    print(
+        f"one-line edit with 2.5 M extra live objects: {with_heap * 1e3:7.2f} ms against {ours * 1e3:7.2f} ms | "
+        f"ratio {with_heap / ours:.2f}x (goal <= 1.05)"
+    )
     del heap
     gc.collect()
     bench_calls_and_memory(module, path, versions)
@@ -157,8 +157,9 @@ def bench_imports(directory: str, rounds: int) -> None:
         with_finder.append(time.perf_counter() - started)
         hotreload.uninstall()
     a, b = statistics.median(without), statistics.median(with_finder)
-    print(f"import 300 modules: without install {a * 1e3:6.1f} ms | with install {b * 1e3:6.1f} ms | "
-          f"ratio {b / a:.3f}x (goal <= 1.03)")
+    print(
+        f"import 300 modules: without install {a * 1e3:6.1f} ms | with install {b * 1e3:6.1f} ms | ratio {b / a:.3f}x (goal <= 1.03)"
+    )
 
 
 def main() -> None:

@@ -200,9 +200,7 @@ def main():
     per_call = [t / 4 for t in interleaved(*loops, rounds=ROUNDS * 2)]
     rows.append(("call: fresh function", per_call[0], ""))
     rows.append(("call: updated function", per_call[1], f"{per_call[1] / per_call[0]:.2f}x fresh (goal 1.00x)"))
-    rows.append(
-        ("call: updated from a FunctionType(...) function", per_call[2], f"{per_call[2] / per_call[0]:.2f}x fresh")
-    )
+    rows.append(("call: updated from a FunctionType(...) function", per_call[2], f"{per_call[2] / per_call[0]:.2f}x fresh"))
 
     version = ".".join(map(str, sys.version_info[:3]))
     print(f"hotreload.update_function benchmark, CPython {version} (median ns/op)")

@@ -9,6 +9,7 @@ mod compare;
 mod files;
 mod function;
 mod globals;
+mod namespace;
 mod scan;
 mod statement_table;
 mod version;
@@ -30,6 +31,7 @@ fn _hotreload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(function::release_retired_namespaces, m)?)?;
     m.add_class::<statement_table::StatementTable>()?;
     m.add_function(wrap_pyfunction!(globals::rebind_globals, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::namespace_changes, m)?)?;
     m.add_function(wrap_pyfunction!(bytecode::stored_names, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_file, m)?)?;
     m.add_function(wrap_pyfunction!(compare::same_function, m)?)?;

@@ -5,9 +5,7 @@
 //! logical lines, and a logical line only needs strings, comments, brackets and
 //! backslash continuations to be recognised, which one pass over the bytes does.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::Hasher;
 
 /// One logical line as found: 1-based first and last physical line,
 /// indentation (in columns, tabs to multiples of 8), byte offsets of its text.
@@ -18,6 +16,42 @@ struct Scanner<'a> {
     pos: usize,
     line: usize,
 }
+
+/// What a byte means to the scanner of a logical line (see `CLASSES`).
+#[derive(Clone, Copy, PartialEq)]
+enum Class {
+    /// Part of a token that is not a string, a bracket or a comment.
+    Plain,
+    /// Space, tab, carriage return, form feed: not part of the text's end.
+    Blank,
+    Newline,
+    Comment,
+    Backslash,
+    Open,
+    Close,
+    Quote,
+}
+
+/// The class of every byte, so the inner loop is one table lookup per byte.
+const CLASSES: [Class; 256] = {
+    let mut table = [Class::Plain; 256];
+    table[b' ' as usize] = Class::Blank;
+    table[b'\t' as usize] = Class::Blank;
+    table[b'\r' as usize] = Class::Blank;
+    table[0x0c] = Class::Blank;
+    table[b'\n' as usize] = Class::Newline;
+    table[b'#' as usize] = Class::Comment;
+    table[b'\\' as usize] = Class::Backslash;
+    table[b'(' as usize] = Class::Open;
+    table[b'[' as usize] = Class::Open;
+    table[b'{' as usize] = Class::Open;
+    table[b')' as usize] = Class::Close;
+    table[b']' as usize] = Class::Close;
+    table[b'}' as usize] = Class::Close;
+    table[b'\'' as usize] = Class::Quote;
+    table[b'"' as usize] = Class::Quote;
+    table
+};
 
 impl Scanner<'_> {
     fn peek(&self, ahead: usize) -> u8 {
@@ -31,50 +65,49 @@ impl Scanner<'_> {
         self.pos += 1;
     }
 
-    /// Skips a string literal whose opening quote is at `pos`.
-    fn skip_string(&mut self) {
-        let quote = self.peek(0);
-        let triple = self.peek(1) == quote && self.peek(2) == quote;
-        let width = if triple { 3 } else { 1 };
-        for _ in 0..width {
-            self.bump();
-        }
-        while self.pos < self.src.len() {
-            let c = self.peek(0);
-            if c == b'\\' {
-                // A backslash escapes the next byte even in raw strings (for quotes).
-                self.bump();
-                if self.pos < self.src.len() {
-                    self.bump();
-                }
-                continue;
-            }
-            if c == quote && (!triple || (self.peek(1) == quote && self.peek(2) == quote)) {
-                for _ in 0..width {
-                    self.bump();
-                }
-                return;
-            }
-            if c == b'\n' && !triple {
-                return; // unterminated: let the compiler report it
-            }
-            self.bump();
-        }
+    /// Moves to the next newline (or the end), as after a `#`.
+    fn skip_comment(&mut self) {
+        let rest = &self.src[self.pos..];
+        self.pos += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
     }
 
-    /// If a string prefix (r, b, f, u, t and combinations) starts at `pos` and is
-    /// followed by a quote, returns its length.
-    fn string_prefix(&self) -> Option<usize> {
-        let mut n = 0;
-        while n < 3 {
-            match self.peek(n).to_ascii_lowercase() {
-                b'r' | b'b' | b'f' | b'u' | b't' => {}
-                b'\'' | b'"' => return Some(n),
-                _ => return None,
+    /// Skips a string literal whose opening quote is at `pos`. Its prefix (`r`,
+    /// `b`, `f`...) needs no attention: it was scanned as plain text, and a
+    /// backslash escapes the next byte in every kind of string, raw ones
+    /// included (for quotes).
+    fn skip_string(&mut self) {
+        let src = self.src;
+        let quote = src[self.pos];
+        let triple = self.peek(1) == quote && self.peek(2) == quote;
+        let width = if triple { 3 } else { 1 };
+        let mut pos = self.pos + width;
+        let mut newlines = 0;
+        let closed = loop {
+            let Some(&c) = src.get(pos) else {
+                break src.len();
+            };
+            if c == b'\\' {
+                if src.get(pos + 1) == Some(&b'\n') {
+                    newlines += 1;
+                }
+                pos = (pos + 2).min(src.len());
+            } else if c == quote
+                && (!triple
+                    || (src.get(pos + 1) == Some(&quote) && src.get(pos + 2) == Some(&quote)))
+            {
+                break pos + width;
+            } else if c == b'\n' {
+                if !triple {
+                    break pos; // unterminated: let the compiler report it
+                }
+                newlines += 1;
+                pos += 1;
+            } else {
+                pos += 1;
             }
-            n += 1;
-        }
-        None
+        };
+        self.pos = closed;
+        self.line += newlines;
     }
 
     fn scan(&mut self) -> Vec<Found> {
@@ -97,9 +130,7 @@ impl Scanner<'_> {
                     continue;
                 }
                 b'#' => {
-                    while self.pos < self.src.len() && self.peek(0) != b'\n' {
-                        self.bump();
-                    }
+                    self.skip_comment();
                     continue;
                 }
                 _ => {}
@@ -117,26 +148,27 @@ impl Scanner<'_> {
 
     /// Consumes one logical line and returns the end offset of its text.
     fn scan_logical_line(&mut self) -> usize {
+        let src = self.src;
         let mut depth: usize = 0;
         let mut end = self.pos;
-        while self.pos < self.src.len() {
-            let c = self.peek(0);
-            let at_word_start = self.pos == 0 || !is_ident(self.src[self.pos - 1]);
-            if at_word_start {
-                if let Some(n) = self.string_prefix() {
-                    self.pos += n;
+        while let Some(&c) = src.get(self.pos) {
+            match CLASSES[c as usize] {
+                Class::Plain => {
+                    // Names, numbers and operators: the bulk of a source, in one run.
+                    let run = src[self.pos..]
+                        .iter()
+                        .position(|&c| CLASSES[c as usize] != Class::Plain)
+                        .unwrap_or(src.len() - self.pos);
+                    self.pos += run;
+                    end = self.pos;
+                }
+                Class::Blank => self.pos += 1,
+                Class::Quote => {
                     self.skip_string();
                     end = self.pos;
-                    continue;
                 }
-            }
-            match c {
-                b'#' => {
-                    while self.pos < self.src.len() && self.peek(0) != b'\n' {
-                        self.bump();
-                    }
-                }
-                b'\\' if matches!(self.peek(1), b'\n' | b'\r') => {
+                Class::Comment => self.skip_comment(),
+                Class::Backslash if matches!(self.peek(1), b'\n' | b'\r') => {
                     self.bump();
                     while matches!(self.peek(0), b'\r' | b'\n') {
                         let newline = self.peek(0) == b'\n';
@@ -146,24 +178,25 @@ impl Scanner<'_> {
                         }
                     }
                 }
-                b'(' | b'[' | b'{' => {
+                Class::Backslash => {
+                    self.pos += 1;
+                    end = self.pos;
+                }
+                Class::Open => {
                     depth += 1;
-                    self.bump();
+                    self.pos += 1;
                     end = self.pos;
                 }
-                b')' | b']' | b'}' => {
+                Class::Close => {
                     depth = depth.saturating_sub(1);
-                    self.bump();
+                    self.pos += 1;
                     end = self.pos;
                 }
-                b'\n' if depth == 0 => {
+                Class::Newline => {
                     self.bump();
-                    return end;
-                }
-                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => self.bump(),
-                _ => {
-                    self.bump();
-                    end = self.pos;
+                    if depth == 0 {
+                        return end;
+                    }
                 }
             }
         }
@@ -224,9 +257,13 @@ fn starts_with_word(text: &[u8], word: &[u8]) -> bool {
 }
 
 fn continues_compound(text: &[u8]) -> bool {
-    [&b"else"[..], b"elif", b"except", b"finally"]
-        .iter()
-        .any(|w| starts_with_word(text, w))
+    match text.first() {
+        Some(b'e') => [&b"else"[..], b"elif", b"except"]
+            .iter()
+            .any(|w| starts_with_word(text, w)),
+        Some(b'f') => starts_with_word(text, b"finally"),
+        _ => false,
+    }
 }
 
 /// The name after `keyword` in a header such as `class Name(...):`, if `text` is one.
@@ -255,17 +292,35 @@ fn definition(text: &[u8]) -> Option<&str> {
     defined_name(after_async, b"def").or_else(|| defined_name(text, b"class"))
 }
 
-/// A digest of a statement's text. Statements are compared by it within one
-/// process only, so the hasher's fixed keys are enough.
-fn digest(text: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    hasher.write(text);
-    hasher.finish()
+/// A digest of a statement's text, eight bytes at a time (a multiply-fold
+/// mix in the manner of wyhash). Statements are compared by it within one
+/// process only, and a pairing by digest is confirmed by comparing the texts
+/// (see `StatementTable::changes`), so speed matters more than strength.
+pub fn digest(text: &[u8]) -> u64 {
+    const SEEDS: [u64; 3] = [
+        0xa076_1d64_78bd_642f,
+        0xe703_7ed1_a0b4_28db,
+        0x8ebc_6af0_9c88_c6e3,
+    ];
+    fn mix(a: u64, b: u64) -> u64 {
+        let product = u128::from(a) * u128::from(b);
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+    let mut state = mix(SEEDS[0] ^ text.len() as u64, SEEDS[1]);
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        state = mix(state ^ word, SEEDS[1]);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    mix(state ^ u64::from_le_bytes(tail), SEEDS[2])
 }
 
 fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
     let Some(first) = lines.first() else { return };
     let indent = first.2;
+    let mut records = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let head = i;
@@ -300,10 +355,11 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             text.extend_from_slice(text_of(src, line));
         }
         let span = (group[0].3, group.last().map_or(group[0].4, |l| l.4));
-        out.entry(scope.to_owned()).or_default().push(Record {
+        records.push(Record {
             first: group[0].0,
             last: last_line,
-            text: String::from_utf8_lossy(&text).into_owned(),
+            text: String::from_utf8(text)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
             defines,
             header: lines[header].0,
             digest: digest(&src[span.0..span.1]),
@@ -320,4 +376,5 @@ fn collect(src: &[u8], lines: &[Found], scope: &str, out: &mut Scopes) {
             }
         }
     }
+    out.entry(scope.to_owned()).or_default().extend(records);
 }

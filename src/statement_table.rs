@@ -38,6 +38,11 @@ impl StatementTable {
         (0..records.len()).filter(|&i| keep(&records[i])).collect()
     }
 
+    /// The statement's whole text as it stands in the source, body included.
+    fn whole_text(&self, record: &Record) -> &[u8] {
+        &self.source.as_bytes()[record.span.0..record.span.1]
+    }
+
     /// Byte offsets at which `name` occurs as a whole name: not part of a longer
     /// name and not an attribute (`x.name`).
     fn word_offsets<'a>(&'a self, name: &'a str) -> impl Iterator<Item = usize> + 'a {
@@ -75,13 +80,13 @@ impl StatementTable {
     fn new(source: &str) -> Self {
         let scopes = statements(source.as_bytes());
         let mut line_starts = vec![0];
-        line_starts.extend(
-            source
-                .bytes()
-                .enumerate()
-                .filter(|&(_, c)| c == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        let mut start = 0;
+        for line in source.as_bytes().split_inclusive(|&c| c == b'\n') {
+            start += line.len();
+            if line.ends_with(b"\n") {
+                line_starts.push(start);
+            }
+        }
         StatementTable {
             source: source.to_owned(),
             scopes,
@@ -169,6 +174,31 @@ impl StatementTable {
         found
     }
 
+    /// The source to compile when only some statements run: the lines of the
+    /// `(first, last)` ranges (1-based, inclusive) as they are, every other line
+    /// left empty, so each line keeps its number.
+    fn unit(&self, ranges: Vec<(usize, usize)>) -> String {
+        let mut unit = String::with_capacity(self.line_starts.len());
+        // The line the text so far ends on, and the last line copied.
+        let (mut line, mut copied) = (1, 0);
+        for (first, last) in ranges {
+            if first <= copied || last < first || first > self.line_starts.len() {
+                continue; // overlapping or outside the source: already there, or nothing
+            }
+            unit.extend(std::iter::repeat_n('\n', first - line));
+            let start = self.line_starts[first - 1];
+            let end = self
+                .line_starts
+                .get(last)
+                .map_or(self.source.len(), |next| next - 1);
+            unit.push_str(&self.source[start..end]);
+            (line, copied) = (last, last);
+        }
+        let lines = self.line_starts.len();
+        unit.extend(std::iter::repeat_n('\n', lines.saturating_sub(line)));
+        unit
+    }
+
     /// The text of line `line` (1-based), without its newline.
     fn line(&self, line: usize) -> &str {
         let Some(&start) = line.checked_sub(1).and_then(|i| self.line_starts.get(i)) else {
@@ -196,7 +226,15 @@ impl StatementTable {
         let mut paired = vec![false; olds.len()];
         let (mut fresh, mut moved) = (Vec::new(), Vec::new());
         for (index, record) in news.iter().enumerate() {
-            match pool.get_mut(&record.digest).and_then(VecDeque::pop_front) {
+            let text = self.whole_text(record);
+            let partner = pool.get_mut(&record.digest).and_then(|candidates| {
+                // Equal digests are confirmed by equal texts: a collision is an edit.
+                let at = candidates
+                    .iter()
+                    .position(|&i| old.whole_text(&olds[i]) == text)?;
+                candidates.remove(at)
+            });
+            match partner {
                 Some(partner) => {
                     paired[partner] = true;
                     if olds[partner].first != record.first {

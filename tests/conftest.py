@@ -215,9 +215,7 @@ class Snapshot:
                 b, a = before[key], after[key]
                 if isinstance(b, dict) and isinstance(a, dict):
                     if set(a) != set(b):
-                        problems.append(
-                            f"{label}.{key}: keys {sorted(map(str, b))} became {sorted(map(str, a))}"
-                        )
+                        problems.append(f"{label}.{key}: keys {sorted(map(str, b))} became {sorted(map(str, a))}")
                     for k in set(a) & set(b):
                         if not _same(a[k], b[k]) and not (k == "__abstractmethods__" and a[k] == b[k]):
                             problems.append(f"{label}.{key}[{k!r}]: {b[k]!r} became {a[k]!r}")

@@ -209,9 +209,7 @@ def test_watch_option_replaces_the_script_directory(tmp_path, programs):
     save_by_rename(lib / "helper.py", "def value():\n    return 'new'\n")
 
     assert program.finish() == 0
-    assert [line for line in program.err if "reloaded" in line] == [
-        line for line in program.err if "reloaded helper" in line
-    ]
+    assert [line for line in program.err if "reloaded" in line] == [line for line in program.err if "reloaded helper" in line]
 
 
 def test_run_without_a_program_is_a_usage_error(tmp_path, programs):

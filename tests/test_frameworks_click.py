@@ -75,11 +75,14 @@ def test_options_and_subcommands_added(modules):
 
 def test_a_command_removed_from_the_source_leaves_the_group(modules):
     modules.install()
-    source = CLI + """
+    source = (
+        CLI
+        + """
     @cli.command()
     def extra():
         click.echo("extra")
 """
+    )
     m = modules.make(source)
     assert _run(m, "extra") == "extra"
     modules.edit(m, CLI)

@@ -74,19 +74,27 @@ def _exercise(server: Server) -> None:
     assert _post(server, {"name": "c", "price": "not a number"})[0] == 422
 
     # The endpoint is edited and a route is added, in the app and in the included router.
-    server.edit("main.py", APP.replace('"version": 1', '"version": 2') + '''
+    server.edit(
+        "main.py",
+        APP.replace('"version": 1', '"version": 2')
+        + """
     @app.get("/names")
     def names():
         return [item.name for item in STORE]
-''')
+""",
+    )
     server.wait_for("/count", lambda status, body: '"version":2' in body.replace(" ", ""))
     assert json.loads(server.get("/count")[1]) == {"count": 2, "version": 2}  # the store survived
     assert json.loads(server.get("/names")[1]) == ["a", "b"]
-    server.edit("routes.py", ROUTES + '''
+    server.edit(
+        "routes.py",
+        ROUTES
+        + """
     @router.get("/health")
     def health():
         return {"healthy": True}
-''')
+""",
+    )
     server.wait_for("/api/health", lambda status, body: status == 200)
     assert "/api/health" in json.loads(server.get("/openapi.json")[1])["paths"]
     assert "/names" in json.loads(server.get("/openapi.json")[1])["paths"]

@@ -46,7 +46,7 @@ VIEWS = """
 
 EDITED_APP = APP.replace('"hello v1"', '"hello v2"').replace(
     "    if __name__",
-    '''    @app.route("/added")
+    """    @app.route("/added")
     def added():
         return f"added, count is {HITS['count']}"
 
@@ -59,14 +59,17 @@ EDITED_APP = APP.replace('"hello v1"', '"hello v2"').replace(
 
     app.register_blueprint(extra, url_prefix="/extra")
 
-    if __name__''',
+    if __name__""",
 )
 
-EDITED_VIEWS = VIEWS.replace('"about v1"', '"about v2"') + '''
+EDITED_VIEWS = (
+    VIEWS.replace('"about v1"', '"about v2"')
+    + """
     @pages.route("/contact")
     def contact():
         return "contact"
-'''
+"""
+)
 
 
 def _exercise(server: Server) -> None:

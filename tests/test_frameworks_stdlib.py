@@ -30,11 +30,14 @@ def test_singledispatch_implementations_edit_and_register(modules):
     modules.install()
     m = modules.make(DISPATCH)
     describe = m.describe
-    edited = DISPATCH.replace('"int " + str(value)', '"integer " + str(value)') + """
+    edited = (
+        DISPATCH.replace('"int " + str(value)', '"integer " + str(value)')
+        + """
     @describe.register
     def describe_list(value: list):
         return "list of " + str(len(value))
 """
+    )
     modules.edit(m, edited)
     hotreload.reload(m)
 

@@ -142,9 +142,7 @@ def test_module_function_is_updated_for_every_captured_reference(make_module, wr
     game = make_module(GAME)
     original = game.damage
     table = {"damage": game.damage}
-    consumer = make_module(
-        f"from {game.__name__} import damage\ndef use():\n    return damage(2)\n"
-    )
+    consumer = make_module(f"from {game.__name__} import damage\ndef use():\n    return damage(2)\n")
     timer = functools.partial(game.damage, 3)
     path = write_hotfix(
         f"""
@@ -891,13 +889,7 @@ def test_applying_the_same_hotfix_twice_is_harmless(make_module, write_hotfix):
 
 def test_each_hotfix_is_logged(make_module, caplog):
     game = make_module(GAME)
-    source = (
-        "import hotreload\n"
-        f"import {game.__name__} as game\n"
-        "@hotreload.replace_func(game)\n"
-        "def damage(amount):\n"
-        "    return 0\n"
-    )
+    source = f"import hotreload\nimport {game.__name__} as game\n@hotreload.replace_func(game)\ndef damage(amount):\n    return 0\n"
     with caplog.at_level(logging.INFO, logger="hotreload"):
         apply_hotfix(source)
     records = [r for r in caplog.records if r.name == "hotreload" and r.levelno == logging.INFO]

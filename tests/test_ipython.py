@@ -284,9 +284,7 @@ def test_a_save_without_changes_reloads_nothing(nb: Notebook) -> None:
     assert nb.run("same.X") == [1]
 
 
-def test_a_deleted_module_keeps_running_and_reloads_when_it_comes_back(
-    nb: Notebook, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_deleted_module_keeps_running_and_reloads_when_it_comes_back(nb: Notebook, capsys: pytest.CaptureFixture[str]) -> None:
     path = nb.write("gone", "def f():\n    return 1\n")
     nb.run("from gone import f")
     os.unlink(path)

@@ -82,9 +82,7 @@ def test_without_xdg_runtime_dir_the_socket_is_under_tmp(monkeypatch: pytest.Mon
         assert hello_works(listener)
 
 
-def test_a_socket_path_too_long_for_a_unix_socket_is_a_clear_error(
-    runtime: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_socket_path_too_long_for_a_unix_socket_is_a_clear_error(runtime: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     deep = runtime / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
@@ -110,9 +108,7 @@ def test_a_loose_socket_directory_is_made_private(runtime: pathlib.Path, caplog:
     assert "had mode 777" in caplog.text
 
 
-def test_listen_with_another_journal_while_listening_is_an_error(
-    listener: hotreload.Listener, tmp_path: pathlib.Path
-) -> None:
+def test_listen_with_another_journal_while_listening_is_an_error(listener: hotreload.Listener, tmp_path: pathlib.Path) -> None:
     with pytest.raises(ValueError, match="already listening"):
         hotreload.listen(journal=tmp_path / "journal")
 
@@ -344,9 +340,7 @@ def test_two_operators_applying_at_once_are_serialised(
     ]
     replies: List[Any] = []
     threads = [
-        threading.Thread(
-            target=lambda f=f: replies.append(exchange(listener.path, request({"op": "apply", "path": str(f)})))
-        )
+        threading.Thread(target=lambda f=f: replies.append(exchange(listener.path, request({"op": "apply", "path": str(f)}))))
         for f in fixes
     ]
     for thread in threads:

@@ -45,9 +45,7 @@ def test_apply_prints_the_report_and_exits_0(target: Target, runtime: pathlib.Pa
     assert probe(runtime, target.pid, "game.damage()") == 20
 
 
-def test_a_hotfix_raising_half_way_is_rolled_back_and_exits_1(
-    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
-) -> None:
+def test_a_hotfix_raising_half_way_is_rolled_back_and_exits_1(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
     fix = write(tmp_path / "bad.py", FAILING_FIX)
     done = cli(runtime, "apply", str(target.pid), str(fix))
     assert done.returncode == 1
@@ -85,9 +83,7 @@ def test_a_refused_reload_names_file_and_line(target: Target, runtime: pathlib.P
     assert probe(runtime, target.pid, "game.damage()") == 10
 
 
-def test_status_shows_what_was_loaded_reloaded_and_applied(
-    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
-) -> None:
+def test_status_shows_what_was_loaded_reloaded_and_applied(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
     cli(runtime, "apply", str(target.pid), str(write(tmp_path / "fix.py", FIX)))
     cli(runtime, "apply", str(target.pid), str(write(tmp_path / "bad.py", FAILING_FIX)))
     done = cli(runtime, "status", str(target.pid))
@@ -121,9 +117,7 @@ def test_console_runs_in_the_process_while_the_program_keeps_running(target: Tar
 
 
 def test_pdb_works_at_the_console(target: Target, runtime: pathlib.Path) -> None:
-    session = (
-        "import game, pdb\npdb.run('game.damage()')\nstep\nstep\np 6 * 7\ncontinue\nprint('after', game.damage())\n"
-    )
+    session = "import game, pdb\npdb.run('game.damage()')\nstep\nstep\np 6 * 7\ncontinue\nprint('after', game.damage())\n"
     done = cli(runtime, "console", str(target.pid), stdin=session)
     assert done.returncode == 0, done.stderr
     assert "(Pdb)" in done.stdout
@@ -201,13 +195,9 @@ def test_two_operators_applying_at_once(target: Target, runtime: pathlib.Path, t
     assert probe(runtime, target.pid, "[game.damage(), game.armor()]") == [20, 2]
 
 
-def test_an_operator_killed_mid_request_harms_nothing(
-    target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path
-) -> None:
+def test_an_operator_killed_mid_request_harms_nothing(target: Target, runtime: pathlib.Path, tmp_path: pathlib.Path) -> None:
     fix = write(tmp_path / "slow.py", "import time\ntime.sleep(1.0)\n" + textwrap.dedent(FIX))
-    operator = subprocess.Popen(
-        [sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)], env=environment(runtime)
-    )
+    operator = subprocess.Popen([sys.executable, "-m", "hotreload", "apply", str(target.pid), str(fix)], env=environment(runtime))
     time.sleep(0.8)
     operator.send_signal(signal.SIGKILL)
     operator.wait()

@@ -73,17 +73,13 @@ def test_refused_repeated_and_nested_hotfixes_are_not_saved(
     assert entries(journal) == ["000001-fix.py", "000002-outer.py"]
 
 
-def test_source_text_hotfixes_are_saved_too(
-    listener: hotreload.Listener, journal: pathlib.Path, game: types.ModuleType
-) -> None:
+def test_source_text_hotfixes_are_saved_too(listener: hotreload.Listener, journal: pathlib.Path, game: types.ModuleType) -> None:
     source = textwrap.dedent(FIX).replace("game", game.__name__)
     hotreload.apply_hotfix(source)
     assert [(journal / name).read_text() for name in entries(journal)] == [source]
 
 
-def test_replay_applies_the_journal_in_order(
-    journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path
-) -> None:
+def test_replay_applies_the_journal_in_order(journal: pathlib.Path, game: types.ModuleType, tmp_path: pathlib.Path) -> None:
     with hotreload.listen(journal=journal):
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "one.py", FIX)))
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "two.py", FIX.replace("20", "25"))))
@@ -101,9 +97,7 @@ def test_replay_stops_at_an_entry_that_no_longer_applies(
 ) -> None:
     with hotreload.listen(journal=journal):
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "one.py", FIX)))
-        hotreload.apply_hotfix(
-            str(fix_for(game, tmp_path / "two.py", FIX.replace("damage", "armor").replace("20", "2")))
-        )
+        hotreload.apply_hotfix(str(fix_for(game, tmp_path / "two.py", FIX.replace("damage", "armor").replace("20", "2"))))
         hotreload.apply_hotfix(str(fix_for(game, tmp_path / "three.py", FIX.replace("20", "30"))))
     second = journal / "000002-two.py"
     second.write_text(second.read_text() + "\nraise LookupError('gone')\n")

@@ -184,7 +184,6 @@ def test_traceback_frame_keeps_its_namespace(target: Any) -> None:
     assert frames[-1].f_globals["LABEL"] == "tb"
 
 
-
 def test_hotfix_whose_fix_is_made_by_a_helper_function_does_not_leak(target: Any, markers: List[Any]) -> None:
     # The fix's code is then a constant of the helper's code, which lives in the namespace.
     source = textwrap.dedent(

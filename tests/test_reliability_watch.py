@@ -104,9 +104,7 @@ def _start(watchers: List[Any], paths: Any, events: Events) -> Any:
 
 
 @pytest.mark.parametrize("watched", ["the directory", "a file in it"])
-def test_a_watched_directory_deleted_and_recreated_is_watched_again(
-    tmp_path: pathlib.Path, watchers: List[Any], watched: str
-) -> None:
+def test_a_watched_directory_deleted_and_recreated_is_watched_again(tmp_path: pathlib.Path, watchers: List[Any], watched: str) -> None:
     project = tmp_path / "project"
     project.mkdir()
     sys.path.insert(0, str(project))
@@ -222,9 +220,7 @@ def test_stop_during_a_reload_says_it_did_not_finish_and_no_callback_runs_after(
     assert watcher.stop(timeout=1.0) is True  # the thread has ended by now
 
 
-def test_stop_with_time_enough_waits_for_the_reload_and_returns_true(
-    tree: pathlib.Path, watchers: List[Any], signal: Any
-) -> None:
+def test_stop_with_time_enough_waits_for_the_reload_and_returns_true(tree: pathlib.Path, watchers: List[Any], signal: Any) -> None:
     module = _module(tree, _value(1))
     events = Events()
     watcher = _start(watchers, tree, events)

@@ -144,9 +144,7 @@ def test_each_reload_is_logged_at_info(modules, caplog):
     records = [
         r
         for r in caplog.records
-        if (r.name == "hotreload" or r.name.startswith("hotreload."))
-        and r.levelno == logging.INFO
-        and m.__name__ in r.getMessage()
+        if (r.name == "hotreload" or r.name.startswith("hotreload.")) and r.levelno == logging.INFO and m.__name__ in r.getMessage()
     ]
     assert len(records) >= 2
 
@@ -160,8 +158,7 @@ def test_reload_through_importlib_is_logged(modules, caplog):
     with caplog.at_level(logging.INFO, logger="hotreload"):
         importlib.reload(m)
     assert any(
-        r.name.split(".")[0] == "hotreload" and r.levelno == logging.INFO and m.__name__ in r.getMessage()
-        for r in caplog.records
+        r.name.split(".")[0] == "hotreload" and r.levelno == logging.INFO and m.__name__ in r.getMessage() for r in caplog.records
     )
 
 

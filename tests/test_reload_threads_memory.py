@@ -13,7 +13,7 @@ import types
 import hotreload
 import pytest
 
-VERSION_SOURCE = '''
+VERSION_SOURCE = """
 import functools
 
 def tag(label):
@@ -40,7 +40,7 @@ class Worker(Base):
     LABEL = "{v}"
     def run(self, x):
         return ("{v}", super().kind(), x{extra_arg2})
-'''
+"""
 
 V1 = VERSION_SOURCE.format(
     v="v1",
@@ -216,27 +216,26 @@ def test_concurrent_reloads_from_two_threads(modules, fast_switching):
     assert compute() == EXPECTED["v2"]["compute"]
 
 
-FIFTY = "\n".join(
-    f"""
+FIFTY = (
+    "\n".join(
+        f"""
 def func_{i}(x, y={i}):
     values = [x, y, {{tag!r}}]
     return sum(v for v in values if isinstance(v, int)) + {i}
 """
-    for i in range(50)
-) + """
+        for i in range(50)
+    )
+    + """
 class Holder:
     def method(self):
         return {tag!r}
 DATA = []
 """
+)
 
 
 def _module_functions(name):
-    return [
-        obj
-        for obj in gc.get_objects()
-        if type(obj) is types.FunctionType and obj.__module__ == name
-    ]
+    return [obj for obj in gc.get_objects() if type(obj) is types.FunctionType and obj.__module__ == name]
 
 
 def test_hundred_reloads_of_fifty_functions_do_not_grow_memory(modules):
@@ -278,9 +277,7 @@ def test_objects_made_by_a_reload_are_not_kept_alive(modules):
         hotreload.reload(m)
     gc.collect()
     holders = [
-        obj
-        for obj in gc.get_objects()
-        if isinstance(obj, type) and obj.__module__ == m.__name__ and obj.__qualname__ == "Holder"
+        obj for obj in gc.get_objects() if isinstance(obj, type) and obj.__module__ == m.__name__ and obj.__qualname__ == "Holder"
     ]
     assert holders == [Holder]
     assert len(_module_functions(m.__name__)) == 51  # 50 functions and Holder.method
@@ -294,9 +291,7 @@ def test_one_line_edit_in_a_large_module_reloads_quickly(modules):
 
     def source(k):
         functions = "\n".join(f"def f_{i}(x):\n    return x + {i}\n" for i in range(1000))
-        classes = "\n".join(
-            f"class C_{i}:\n    LIMIT = {i}\n    def m(self):\n        return {i}\n" for i in range(100)
-        )
+        classes = "\n".join(f"class C_{i}:\n    LIMIT = {i}\n    def m(self):\n        return {i}\n" for i in range(100))
         return functions + classes + f"\ndef edited():\n    return {k}\n"
 
     m = modules.make(source(0))
@@ -351,10 +346,7 @@ def test_failed_reloads_are_never_visible_to_other_threads(modules, fast_switchi
     """A reload that fails reconciling a class defined after ``f`` must not let another
     thread run the new ``f`` even for a moment: as if reload had never been called."""
     good = 'def f():\n    return "good"\n\nclass Late:\n    def m(self):\n        return 1\n'
-    bad = (
-        'def f():\n    return "FAILED-EDIT"\n\n'
-        "class Late:\n    __slots__ = ('x',)\n    def m(self):\n        return 2\n"
-    )
+    bad = "def f():\n    return \"FAILED-EDIT\"\n\nclass Late:\n    __slots__ = ('x',)\n    def m(self):\n        return 2\n"
     m = modules.make(good)
     f = m.f
     seen = set()

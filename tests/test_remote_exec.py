@@ -90,9 +90,7 @@ def test_a_process_that_disabled_remote_debugging_is_reported(tmp_path: pathlib.
     )
     env = environment(runtime)
     env["PYTHON_DISABLE_REMOTE_DEBUG"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, str(program / "target.py")], cwd=program, env=env, stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, str(program / "target.py")], cwd=program, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None and process.stdout.readline().startswith("ready")
         done = cli(runtime, "status", str(process.pid))

@@ -365,14 +365,10 @@ def test_self_updating_function():
 
 def test_recursion_through_module_globals():
     namespace = {"__builtins__": builtins}
-    old = compile_function(
-        "def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n", "fact", namespace
-    )
+    old = compile_function("def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n", "fact", namespace)
     for _ in range(200):
         assert old(30) == 265252859812191058636308480000000
-    new = compile_function(
-        "def fact(n):\n    return ('new', n) if n <= 1 else ('new', n, fact(n - 1))\n", "fact", dict(namespace)
-    )
+    new = compile_function("def fact(n):\n    return ('new', n) if n <= 1 else ('new', n, fact(n - 1))\n", "fact", dict(namespace))
     update_function(old, new)
     # A reload puts the kept function back under its name in the new namespace.
     old.__globals__["fact"] = old

@@ -129,6 +129,7 @@ def test_reference_counts_when_old_had_no_closure_and_new_has_one():
     new = exec_module(NEW_SOURCE)["factory"](1, 2, 3)
     old = old_ns["f"]
     closure, code, old_code = new.__closure__, new.__code__, old.__code__
+
     def counts() -> List[int]:
         return [sys.getrefcount(o) for o in (closure, code, old_code, old, new)]
 
@@ -307,9 +308,7 @@ def test_thread_never_sees_a_wrapper_and_wrapped_function_from_different_version
     target = _decorated_v1(1)
     inner = target.__closure__[target.__code__.co_freevars.index("inner")].cell_contents
     one, two = _decorated_v1(0), _decorated_v2(0)
-    valid = {
-        (f.__code__, f.__closure__[f.__code__.co_freevars.index("inner")].cell_contents.__code__) for f in (one, two)
-    }
+    valid = {(f.__code__, f.__closure__[f.__code__.co_freevars.index("inner")].cell_contents.__code__) for f in (one, two)}
     codes = operator.attrgetter("__code__")
     pair = (target, inner)
 

@@ -415,7 +415,6 @@ def _keep_members(reconciler: Reconciler, old: type, new: type, label: str) -> N
         )
 
 
-
 def _add_members(reconciler: Reconciler, old: type, new: type, names: list) -> bool:
     """Adds the new class's members ``names`` to the enum ``old``; False (nothing done) where
     that is not plain: a Flag (its bit masks), an unhashable value, an alias."""

@@ -107,9 +107,7 @@ def _command_parser(name: str, parser: Optional[argparse.ArgumentParser] = None)
     if name != "console":
         parser.add_argument("--json", action="store_true", help="print each result as one JSON object")
     if name in ("apply", "reload", "status"):
-        parser.add_argument(
-            "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="how long to wait for an answer"
-        )
+        parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="how long to wait for an answer")
     parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
     return parser
 
@@ -237,9 +235,7 @@ def ask(pid: int, request: Dict[str, Any], timeout: float, *, bootstrap: bool = 
     finally:
         sock.close()
     if reply is None:
-        return Result(
-            pid, EXIT_UNREACHABLE, problem=f"process {pid} closed the connection without answering; it may have exited"
-        )
+        return Result(pid, EXIT_UNREACHABLE, problem=f"process {pid} closed the connection without answering; it may have exited")
     return Result(pid, _status_of(reply), reply)
 
 
@@ -418,9 +414,7 @@ def _console(pid: int) -> int:
         print(f"hotreload: process {pid}: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if reply is None or not reply.get("ok"):
-        print(
-            _error_text((reply or {}).get("error") or {"message": "the process closed the connection"}), file=sys.stderr
-        )
+        print(_error_text((reply or {}).get("error") or {"message": "the process closed the connection"}), file=sys.stderr)
         return _status_of(reply) if reply else EXIT_UNREACHABLE
     sock.settimeout(None)
     return _relay(sock)

@@ -29,7 +29,6 @@ def plan_undecorated(
     old: Optional[SourceMap],
     new: SourceMap,
     statements: List[Statement],
-    new_lines: List[str],
     live: Dict[str, Any],
     rebuilt: Optional[Set[str]],
 ) -> Dict[str, "Undecorated"]:
@@ -48,7 +47,7 @@ def plan_undecorated(
         name = statement.defines
         if not name:
             continue
-        header = new_lines[statement.header_line - 1].lstrip()
+        header = new.line(statement.header_line).lstrip()
         if not header.startswith(("def ", "async ")):
             continue  # class decorators shape the class itself (dataclass, ...): always re-run
         if old_decorated is not None:

@@ -57,14 +57,14 @@ GAME_V2 = GAME_V1.replace("return points + 1", "return points + 10  # edited: te
 
 BROKEN = GAME_V2 + "\n    def oops(:\n"
 
-HOTFIX = '''
+HOTFIX = """
 import hotreload
 import demo_game
 
 @hotreload.replace_func(demo_game.Player)
 def describe(self):
     return f"{self.name.title()} has {demo_game.WORLD['players'][self.name]} points (hotfixed)"
-'''
+"""
 
 
 def _say(text: str) -> None:

@@ -137,4 +137,3 @@ def uninstall() -> None:
     """Takes :class:`ReloadFinder` off ``sys.meta_path``; the import system is as before ``install()``."""
     with _install_lock:
         sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, ReloadFinder)]
-

@@ -75,9 +75,7 @@ class _Run:
 # The hotfix whose script is running in this thread (None outside apply_hotfix).
 # A context variable, not a global, so a replace_func called by another thread
 # meanwhile is not swept into (or rolled back with) this hotfix.
-_current_run: contextvars.ContextVar[Optional[_Run]] = contextvars.ContextVar(
-    "hotreload_hotfix_run", default=None
-)
+_current_run: contextvars.ContextVar[Optional[_Run]] = contextvars.ContextVar("hotreload_hotfix_run", default=None)
 
 
 # -- replace_func ---------------------------------------------------------------
@@ -107,9 +105,7 @@ def replace_func(target: Target, name: Optional[str] = None) -> Callable[[Any], 
     """
     if not isinstance(target, (types.ModuleType, type)):
         hint = " (write @replace_func(target), not @replace_func)" if callable(target) else ""
-        raise TypeError(
-            f"replace_func() target must be a module or a class, not {type(target).__name__}{hint}"
-        )
+        raise TypeError(f"replace_func() target must be a module or a class, not {type(target).__name__}{hint}")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"replace_func() name must be a str, not {type(name).__name__}")
     if name is not None and not name.isidentifier():
@@ -180,10 +176,7 @@ def _replace(
 
     old_function, old_kind = _unwrap_existing(current, where)
     if patch.kind is not None and patch.kind != old_kind:
-        raise TypeError(
-            f"cannot replace {where}: it is a {old_kind or 'plain function'}, "
-            f"the hotfix gives a {patch.kind}"
-        )
+        raise TypeError(f"cannot replace {where}: it is a {old_kind or 'plain function'}, the hotfix gives a {patch.kind}")
     _warn_if_borrowed(old_function, target, where)
     _keep_attributes(old_function, patch.function)
     transaction.update_function(old_function, patch.function)
@@ -222,8 +215,7 @@ def _warn_if_borrowed(function: types.FunctionType, target: Target, where: str) 
     home_module = target.__name__ if isinstance(target, types.ModuleType) else target.__module__
     if function.__module__ != home_module:
         logger.warning(
-            "replace_func: %s is %s.%s, defined in another module; it is updated in place "
-            "for every module that uses it",
+            "replace_func: %s is %s.%s, defined in another module; it is updated in place for every module that uses it",
             where,
             function.__module__,
             function.__qualname__,
@@ -368,10 +360,7 @@ def _load(path_or_source: PathOrSource) -> _Script:
     if isinstance(path_or_source, os.PathLike):
         return _read_file(os.fsdecode(os.fspath(path_or_source)))
     if not isinstance(path_or_source, str):
-        raise TypeError(
-            "apply_hotfix() takes a path (str or os.PathLike) or source text, "
-            f"not {type(path_or_source).__name__}"
-        )
+        raise TypeError(f"apply_hotfix() takes a path (str or os.PathLike) or source text, not {type(path_or_source).__name__}")
     if _is_path(path_or_source):
         return _read_file(path_or_source)
     return _from_source(path_or_source)
@@ -399,9 +388,7 @@ def _read_file(path: str) -> _Script:
         source = read_regular_file(path)
     except (OSError, ValueError) as error:  # ValueError: a null byte in the path
         reason = (error.strerror if isinstance(error, OSError) else None) or _safe_str(error)
-        raise ReloadError(
-            f"cannot read hotfix {_printable(name)} from {_printable(path)}: {reason}", name=name, path=path
-        ) from error
+        raise ReloadError(f"cannot read hotfix {_printable(name)} from {_printable(path)}: {reason}", name=name, path=path) from error
     return _Script(name=name, filename=path, source=source, is_file=True)
 
 

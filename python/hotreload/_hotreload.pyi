@@ -9,12 +9,14 @@ _F = TypeVar("_F", bound=FunctionType)
 def update_function(old: _F, new: FunctionType) -> _F:
     """Make ``old`` behave exactly as ``new``, in place and atomically; returns ``old``."""
 
-def update_function_in(
-    transaction: Any, old: _F, new: FunctionType, substitutions: Optional[Dict[int, Any]] = None
-) -> _F:
+def update_function_in(transaction: Any, old: _F, new: FunctionType, substitutions: Optional[Dict[int, Any]] = None) -> _F:
     """``update_function`` that records a :class:`FunctionState` for every function it
     changes, appended to ``transaction`` (a list) or passed to ``transaction.record``.
     ``substitutions`` (``{id(obj): replacement}``) replaces default values by identity."""
+
+def namespace_changes(new: Dict[str, Any], live: Dict[str, Any]) -> Tuple[List[str], List[str]]:
+    """Keys of ``new`` whose value is not the very object ``live`` holds (``new``'s order),
+    and keys of ``live`` that ``new`` lacks (``live``'s order)."""
 
 def release_retired_namespaces() -> None:
     """Free the globals and builtins that updated functions gave up and no frame still
@@ -56,6 +58,8 @@ class StatementTable:
         """Indices of the statements whose whole text names one of ``names`` (not as an attribute)."""
     def line(self, line: int) -> str:
         """The text of a line (1-based), without its newline."""
+    def unit(self, ranges: List[Tuple[int, int]]) -> str:
+        """The source with only the ``(first, last)`` line ranges kept, every other line empty."""
     def changes(self, old: StatementTable, scope: str) -> Tuple[List[int], List[Tuple[int, int]], List[int]]:
         """Statements paired by digest, in order: new indices with no partner, (old, new)
         pairs whose first line differs, old indices with no partner."""
@@ -63,9 +67,7 @@ class StatementTable:
 def young_ids() -> Set[int]:
     """The ids of the objects in the youngest garbage-collector generation."""
 
-def made_by_run(
-    scratch: Dict[str, Any], before: Set[int]
-) -> Tuple[List[FunctionType], List[Any], Set[int]]:
+def made_by_run(scratch: Dict[str, Any], before: Set[int]) -> Tuple[List[FunctionType], List[Any], Set[int]]:
     """From the youngest generation, in one step no other thread can observe: the
     functions whose ``__globals__`` is ``scratch``, the generators and coroutines,
     and the ids of the objects not in ``before``."""

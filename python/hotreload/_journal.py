@@ -97,8 +97,7 @@ def check_private(directory: str, what: str) -> None:
         raise PermissionError(f"{what} {directory} belongs to uid {info.st_uid}, not to this user")
     if info.st_mode & 0o022:
         raise PermissionError(
-            f"{what} {directory} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); "
-            "make it private: chmod 700"
+            f"{what} {directory} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}); make it private: chmod 700"
         )
 
 
@@ -206,9 +205,7 @@ def apply_and_record(path_or_source: PathOrSource) -> Tuple[HotfixReport, Option
         _depth.reset(token)
     if depth:
         return report, None
-    _history.note(
-        "hotfix", report.name, ok=True, summary=str(report), origin=_history.origin.get(), filename=report.filename
-    )
+    _history.note("hotfix", report.name, ok=True, summary=str(report), origin=_history.origin.get(), filename=report.filename)
     journal = _active
     if journal is None or data is None:
         return report, None
@@ -231,9 +228,7 @@ apply_hotfix.__doc__ = (_hotfix.apply_hotfix.__doc__ or "") + (
 
 def _script_bytes(path_or_source: PathOrSource) -> Optional[bytes]:
     """What a hotfix will run, read before it runs (None if it cannot be read: it will fail)."""
-    if isinstance(path_or_source, os.PathLike) or (
-        isinstance(path_or_source, str) and _hotfix._is_path(path_or_source)
-    ):
+    if isinstance(path_or_source, os.PathLike) or (isinstance(path_or_source, str) and _hotfix._is_path(path_or_source)):
         try:
             path = os.fsdecode(os.fspath(path_or_source))
             # Only a regular file is read ahead: a FIFO would block, a bad path is

@@ -243,9 +243,7 @@ class Listener:
         peer = f"pid {pid} uid {uid}"
         if uid not in (os.geteuid(), 0):
             logger.warning("listener %s: refused a connection from %s (not this user, not root)", self.path, peer)
-            _reply_and_close(
-                sock, _error("permission", "permission denied: this process accepts only its own user and root")
-            )
+            _reply_and_close(sock, _error("permission", "permission denied: this process accepts only its own user and root"))
             return
         if len(pending) >= MAX_PENDING:
             logger.warning("listener %s: too many connections waiting; refused %s", self.path, peer)
@@ -256,9 +254,7 @@ class Listener:
         pending[sock] = waiting
         selector.register(sock, selectors.EVENT_READ, waiting)
 
-    def _read(
-        self, selector: selectors.BaseSelector, pending: Dict[socket.socket, _Pending], waiting: _Pending
-    ) -> None:
+    def _read(self, selector: selectors.BaseSelector, pending: Dict[socket.socket, _Pending], waiting: _Pending) -> None:
         try:
             data = waiting.sock.recv(65536)
         except BlockingIOError:
@@ -282,12 +278,8 @@ class Listener:
     def _expire(self, selector: selectors.BaseSelector, pending: Dict[socket.socket, _Pending]) -> None:
         now = time.monotonic()
         for waiting in [w for w in pending.values() if w.deadline <= now]:
-            logger.warning(
-                "listener %s: %s sent no complete request within %.0f s", self.path, waiting.peer, REQUEST_TIMEOUT
-            )
-            self._drop(
-                selector, pending, waiting, _error("protocol", f"no complete request within {REQUEST_TIMEOUT:.0f} s")
-            )
+            logger.warning("listener %s: %s sent no complete request within %.0f s", self.path, waiting.peer, REQUEST_TIMEOUT)
+            self._drop(selector, pending, waiting, _error("protocol", f"no complete request within {REQUEST_TIMEOUT:.0f} s"))
 
     @staticmethod
     def _drop(
@@ -349,9 +341,7 @@ class Listener:
         operation = message.get("op")
         handler = self._handlers.get(operation) if isinstance(operation, str) else None
         if handler is None:
-            return _error(
-                "usage", f"unknown operation {operation!r} (known: {', '.join(sorted([*self._handlers, 'console']))})"
-            )
+            return _error("usage", f"unknown operation {operation!r} (known: {', '.join(sorted([*self._handlers, 'console']))})")
         try:
             return handler(request)
         except _Refusal as refusal:
@@ -448,9 +438,7 @@ class _holding_change_lock:
 
     def __enter__(self) -> None:
         if not change_lock.acquire(timeout=LOCK_TIMEOUT):
-            raise _Refusal(
-                "busy", f"busy: another change has held the lock for {LOCK_TIMEOUT:.0f} s; nothing was changed"
-            )
+            raise _Refusal("busy", f"busy: another change has held the lock for {LOCK_TIMEOUT:.0f} s; nothing was changed")
 
     def __exit__(self, *exc_info: object) -> None:
         change_lock.release()

@@ -63,9 +63,7 @@ def move_definitions(
     return names
 
 
-def _move_object(
-    tx: Transaction, move: _Move, value: Any, seen: Set[int], shifted: Dict[int, types.CodeType], depth: int
-) -> bool:
+def _move_object(tx: Transaction, move: _Move, value: Any, seen: Set[int], shifted: Dict[int, types.CodeType], depth: int) -> bool:
     if depth > _DEPTH or id(value) in seen:
         return False
     seen.add(id(value))
@@ -88,9 +86,7 @@ def _move_object(
     return moved
 
 
-def _move_class(
-    tx: Transaction, move: _Move, cls: type, seen: Set[int], shifted: Dict[int, types.CodeType], depth: int
-) -> bool:
+def _move_class(tx: Transaction, move: _Move, cls: type, seen: Set[int], shifted: Dict[int, types.CodeType], depth: int) -> bool:
     namespace = vars(cls)
     first = namespace.get("__firstlineno__")
     moved = False

@@ -23,9 +23,7 @@ from hotreload._reconcile import Reconciler
 from hotreload._source_map import SourceMap
 
 # Set by the import system for this module object; a reload never touches them.
-IMPORT_STATE = frozenset(
-    {"__name__", "__file__", "__cached__", "__loader__", "__spec__", "__package__", "__path__", "__builtins__"}
-)
+IMPORT_STATE = frozenset({"__name__", "__file__", "__cached__", "__loader__", "__spec__", "__package__", "__path__", "__builtins__"})
 
 _STORE_OPS = [dis.opmap[name] for name in ("STORE_NAME", "STORE_GLOBAL") if name in dis.opmap]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
@@ -156,10 +154,13 @@ def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> Name
     for name in inputs.gone:
         if name in new and new[name] is live.get(name, _MISSING):
             change.removed.append(name)
+    # Only the names whose object differs need a decision (one pass in Rust);
+    # a run of the whole module also looks at the others, for removals.
+    differing, missing = _hotreload.namespace_changes(new, live)
     # Data first: a kept sentinel (``MISSING = object()``) must be known before
     # the functions whose defaults were made with the new one are updated.
-    for name, value in new.items():
-        before = live.get(name, _MISSING)
+    for name in differing if is_removed is None else list(new):
+        value, before = new[name], live.get(name, _MISSING)
         if value is before:
             if is_removed is not None and name not in IMPORT_STATE and is_removed(name, before):
                 change.removed.append(name)
@@ -192,10 +193,10 @@ def reconcile_namespace(reconciler: Reconciler, inputs: NamespaceInputs) -> Name
     for name, value in change.values.items():
         if not _is_definition(value, module_name):
             change.values[name] = reconciler.remap_container(value, inputs.created)
-    for name in live:
+    for name in missing:
         # Names the live module gained while the new source ran (a submodule
         # imported by it sets itself on the package) are not the source's to remove.
-        if name not in new and name not in IMPORT_STATE and name in inputs.before_run:
+        if name not in IMPORT_STATE and name in inputs.before_run:
             change.removed.append(name)
     change.removed = [name for name in change.removed if name not in inputs.policy.keep]
     report.removed.extend(change.removed)
@@ -237,9 +238,7 @@ def _target(value: Any) -> Any:
 def _is_definition(value: Any, module_name: str) -> bool:
     """A function, class or cache wrapper defined in this module (matched by qualified name)."""
     target = _target(value)
-    return (type(target) is FunctionType or is_class(target)) and getattr(
-        target, "__module__", None
-    ) == module_name
+    return (type(target) is FunctionType or is_class(target)) and getattr(target, "__module__", None) == module_name
 
 
 def _record(change: NamespaceChange, name: str, before: Any, after: Any) -> None:

@@ -78,20 +78,13 @@ class RunPlan:
             statement = source.statement("", index)
             if statement.first_line not in running:
                 names |= source.binds_of(statement)
-        return sorted(
-            name
-            for name in names - rebuilt
-            if name in live and not name.startswith("__") and not _is_binding(live[name])
-        )
+        return sorted(name for name in names - rebuilt if name in live and not name.startswith("__") and not _is_binding(live[name]))
 
-    def unit(self, lines: List[str]) -> str:
+    def unit(self, source: SourceMap, text: str) -> str:
         """The source to compile: the running statements on their own lines, the rest blank."""
         if len(self.run) == self.total and not self.incremental:
-            return "\n".join(lines)
-        unit = [""] * len(lines)
-        for statement in self.run:
-            unit[statement.first_line - 1 : statement.last_line] = lines[statement.first_line - 1 : statement.last_line]
-        return "\n".join(unit)
+            return text
+        return source.unit(self.run)
 
 
 def plan_whole_module(new: SourceMap, is_main: bool) -> RunPlan:
@@ -101,9 +94,7 @@ def plan_whole_module(new: SourceMap, is_main: bool) -> RunPlan:
     return RunPlan(run=run, total=len(statements), incremental=False)
 
 
-def plan_changed(
-    old: SourceMap, new: SourceMap, live: Dict[str, Any], refresh: FrozenSet[str], is_main: bool
-) -> RunPlan:
+def plan_changed(old: SourceMap, new: SourceMap, live: Dict[str, Any], refresh: FrozenSet[str], is_main: bool) -> RunPlan:
     """Only new and edited statements run (and the few unchanged ones that must, see above).
 
     Statements are paired by the digest of their text (in Rust); only the ones

@@ -24,6 +24,7 @@ from hotreload._source_map import SourceMap
 KEEP_LIST = "__hotreload_keep__"
 REFRESH_LIST = "__hotreload_refresh__"
 
+
 @dataclass
 class DataPolicy:
     """Decides, name by name, whether live data is kept or refreshed in one scope."""

@@ -27,9 +27,7 @@ from hotreload._kinds import is_plain_module, module_namespace
 from hotreload._transaction import Transaction
 
 # ``lazy`` is a soft keyword (3.15): ``lazy from m import NAME`` binds NAME as the eager form does.
-_FROM_IMPORT = re.compile(
-    r"^[ \t]*(?:lazy[ \t]+)?from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE
-)
+_FROM_IMPORT = re.compile(r"^[ \t]*(?:lazy[ \t]+)?from[ \t]+([.\w]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.MULTILINE)
 
 _COMMENT = re.compile(r"#[^\n]*")
 
@@ -40,9 +38,7 @@ _tables: Dict[Tuple[str, str], ImportTable] = {}
 _tables_lock = threading.Lock()
 
 
-def rebind_importers(
-    tx: Transaction, module: types.ModuleType, replaced: Dict[str, Any], live: Dict[str, Any]
-) -> List[str]:
+def rebind_importers(tx: Transaction, module: types.ModuleType, replaced: Dict[str, Any], live: Dict[str, Any]) -> List[str]:
     """Rebinds other modules' imported copies of ``replaced`` names; returns ``"other.NAME"`` labels."""
     changed = {name: old for name, old in replaced.items() if name in live and live[name] is not old}
     if not changed:

@@ -149,8 +149,7 @@ class Reconciler:
             instance.__class__ = kept_class
         except TypeError as error:
             raise ReloadError(
-                f"an instance of {kept_class.__qualname__} that the reload made cannot become an "
-                f"instance of the kept class: {error}",
+                f"an instance of {kept_class.__qualname__} that the reload made cannot become an instance of the kept class: {error}",
                 name=self.module_name,
             ) from error
 
@@ -322,4 +321,3 @@ def update_class(old: type, new: type) -> type:
     with Transaction() as tx:
         Reconciler(tx, old.__module__).update_class(old, new, old.__qualname__)
     return old
-

@@ -61,9 +61,7 @@ def _kept_bases(replaced: Dict[int, Any]) -> List[type]:
     return list(bases.values())
 
 
-def _registries(
-    module: types.ModuleType, namespace: Dict[str, Any], used: List[Any], bases: List[type]
-) -> Iterator[Any]:
+def _registries(module: types.ModuleType, namespace: Dict[str, Any], used: List[Any], bases: List[type]) -> Iterator[Any]:
     yield sys.modules  # a module body may register an object of its own there (typing.io)
     # The module's own live registries (kept by the data policy) were filled too.
     yield from (value for value in list(namespace.values()) if type(value) in (dict, list, set))
@@ -147,4 +145,3 @@ def _swap_in_set(tx: Transaction, container: Set[Any], new: Any, kept: Any) -> N
         container.add(new)
 
     tx.record(undo)
-

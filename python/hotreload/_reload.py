@@ -32,7 +32,7 @@ import re
 import sys
 import time
 import types
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from hotreload import _frameworks, _history, _sources
 from hotreload._annotations import merge_module_annotations
@@ -142,14 +142,13 @@ class _Reload:
         new_map = self.new_map = map_source(text)
         previous = _sources.previous_map(self.name)
         plan = self._plan(previous, new_map)
-        lines = text.split("\n")
-        undecorated = self._undecorated(plan, previous, new_map, lines)
-        unit = plan.unit(lines)
+        undecorated = self._undecorated(plan, previous, new_map)
+        unit = plan.unit(new_map, text)
         if undecorated:
             unit = strip_decorators(unit.split("\n"), undecorated)
         whole_file = not plan.incremental and len(plan.run) == plan.total and not undecorated
         if previous is None and undecorated:
-            code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(lines), unit, undecorated)
+            code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(new_map, text), unit, undecorated)
         else:
             code = self._compile(data if whole_file else unit)
             namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
@@ -191,15 +190,13 @@ class _Reload:
         self.report.statements_run = len(plan.run)
         return plan
 
-    def _undecorated(
-        self, plan: RunPlan, previous: Optional[SourceMap], new_map: SourceMap, lines: List[str]
-    ) -> Dict[str, Undecorated]:
+    def _undecorated(self, plan: RunPlan, previous: Optional[SourceMap], new_map: SourceMap) -> Dict[str, Undecorated]:
         redefined = new_map.redefined("")
         decorated = [s for s in plan.run if s.header_line > s.first_line and s.defines and s.defines not in redefined]
         if not decorated:
             return {}
         rebuilt = plan.rebuilt(new_map) if plan.incremental else None
-        return plan_undecorated(previous, new_map, decorated, lines, self.module.__dict__, rebuilt)
+        return plan_undecorated(previous, new_map, decorated, self.module.__dict__, rebuilt)
 
     def _compile(self, data: Union[bytes, str]) -> types.CodeType:
         try:
@@ -325,8 +322,7 @@ class _Reload:
             raise
         except Exception as error:
             raise ReloadError(
-                f"cannot reload module {self.name} ({self.path}): reconciling failed: "
-                f"{type(error).__name__}: {_describe(error)}",
+                f"cannot reload module {self.name} ({self.path}): reconciling failed: {type(error).__name__}: {_describe(error)}",
                 name=self.name,
                 path=self.path,
             ) from error

@@ -75,9 +75,7 @@ def start_listener(pid: int, timeout: float = BOOTSTRAP_TIMEOUT) -> str:
         try:
             remote_exec(pid, script)
         except Exception as error:
-            raise BootstrapError(
-                f"process {pid} is not listening, and sys.remote_exec cannot reach it: {error}"
-            ) from None
+            raise BootstrapError(f"process {pid} is not listening, and sys.remote_exec cannot reach it: {error}") from None
         return _wait_for(pid, outcome, timeout)
     finally:
         for leftover in (script, outcome, outcome + ".tmp"):

@@ -30,9 +30,7 @@ class ScratchRunError(Exception):
         self.lineno = lineno
 
 
-def run_in_scratch(
-    code: types.CodeType, module: types.ModuleType, extra: Dict[str, Any]
-) -> Tuple[Dict[str, Any], "Created"]:
+def run_in_scratch(code: types.CodeType, module: types.ModuleType, extra: Dict[str, Any]) -> Tuple[Dict[str, Any], "Created"]:
     """Runs ``code`` in a copy of ``module``'s dict (plus ``extra`` names, removed after).
 
     Returns the namespace, its functions already pointed at the module's dict,

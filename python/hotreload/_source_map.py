@@ -10,7 +10,7 @@ reload asks of a source: which statements define a name, which changed.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from hotreload import _hotreload
 
@@ -148,6 +148,14 @@ class SourceMap:
         texts = [statement.text for _, statement in self._binding(scope, name)]
         return "\n".join(texts) if texts else None
 
+    def line(self, number: int) -> str:
+        """The text of line ``number`` (1-based), without its newline."""
+        return self._table.line(number)
+
+    def unit(self, statements: Sequence[Statement]) -> str:
+        """The source with only ``statements`` (in order) on their lines, every other line empty."""
+        return self._table.unit([(s.first_line, s.last_line) for s in statements])
+
     def first_line(self, scope: str, name: str) -> Optional[int]:
         """The first line of the first statement of ``scope`` that binds ``name``."""
         found = self._binding(scope, name)
@@ -198,7 +206,7 @@ def _names_bound_by_line(text: str) -> Iterable[str]:
         if not match:
             break
         found.extend(_NAME.findall(match.group(1)))
-        rest = rest[match.end():].lstrip()
+        rest = rest[match.end() :].lstrip()
     for loop_targets, alias in _FOR_WITH_AS.findall(text):
         found.extend(_NAME.findall(loop_targets) if loop_targets else [alias])
     return found

@@ -156,9 +156,7 @@ def read_source(module: types.ModuleType) -> Tuple[bytes, str]:
     except (FileNotFoundError, NotADirectoryError) as missing:
         data = _from_loader(module, name, path, missing)
     except (OSError, ValueError) as error:
-        raise ReloadError(
-            f"cannot read the source of module {name} from {path}: {_reason(error)}", name=name, path=path
-        ) from error
+        raise ReloadError(f"cannot read the source of module {name} from {path}: {_reason(error)}", name=name, path=path) from error
     _refuse_null_byte(data, name, path)
     return data, path
 
@@ -217,9 +215,7 @@ def _from_loader(module: types.ModuleType, name: str, path: str, missing: OSErro
             name=name,
             path=path,
         ) from error
-    raise ReloadError(
-        f"cannot read the source of module {name} from {path}: {_reason(missing)}", name=name, path=path
-    ) from missing
+    raise ReloadError(f"cannot read the source of module {name} from {path}: {_reason(missing)}", name=name, path=path) from missing
 
 
 def _encode(text: Any) -> bytes:

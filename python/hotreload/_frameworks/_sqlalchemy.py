@@ -40,9 +40,7 @@ else:
 # The new class -> why its mapping differs from the live class's ("" if it does not).
 _verdicts: "weakref.WeakKeyDictionary[type, str]" = weakref.WeakKeyDictionary()
 
-_GENERATED = frozenset(
-    {"__table__", "__mapper__", "__mapper_args__", "__table_args__", "__tablename__", "metadata", "registry"}
-)
+_GENERATED = frozenset({"__table__", "__mapper__", "__mapper_args__", "__table_args__", "__tablename__", "metadata", "registry"})
 
 
 def _is_mapped(cls: Any) -> bool:
