@@ -32,7 +32,7 @@ import re
 import sys
 import time
 import types
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from hotreload import _frameworks, _history, _sources
 from hotreload._annotations import merge_module_annotations
@@ -135,6 +135,8 @@ class _Reload:
         self.options = options
         self.path = source_path(module)
         self.report = ReloadReport(module=self.name, filename=self.path)
+        # What each run registered with frameworks on live objects, to take out if the reload fails.
+        self.run_undos: List[Callable[[], None]] = []
 
     def run(self) -> ReloadReport:
         started = time.perf_counter()
@@ -147,13 +149,17 @@ class _Reload:
         if undecorated:
             unit = strip_decorators(unit.split("\n"), undecorated)
         whole_file = not plan.incremental and len(plan.run) == plan.total and not undecorated
-        if previous is None and undecorated:
-            code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(new_map, text), unit, undecorated)
-        else:
-            code = self._compile(data if whole_file else unit)
-            namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
-        maps = (previous, new_map) if previous is not None else None
-        self._reconcile(namespace, created, code, text, maps, plan, undecorated)
+        try:
+            if previous is None and undecorated:
+                code, namespace, created, undecorated = self._execute_unknown_source(plan.unit(new_map, text), unit, undecorated)
+            else:
+                code = self._compile(data if whole_file else unit)
+                namespace, created = self._execute(code, Adopter(undecorated) if undecorated else None)
+            maps = (previous, new_map) if previous is not None else None
+            self._reconcile(namespace, created, code, text, maps, plan, undecorated)
+        except BaseException:
+            self._undo_runs()
+            raise
         _sources.record(self.name, data, new_map)
         linecache.checkcache(self.path)
         forget_imports(self.module)
@@ -223,6 +229,7 @@ class _Reload:
             return code, namespace, created, {}
         except ReloadError as error:
             first_error = error
+        self._undo_runs()
         try:
             code = self._compile(stripped)
             namespace, created = self._execute(code, Adopter(plan))
@@ -242,7 +249,8 @@ class _Reload:
         extra = {ADOPT: adopter} if adopter is not None else {}
         registered = sys.modules.get(self.name)
         try:
-            with _frameworks.executing(self.module):
+            with _frameworks.executing(self.module) as undo_registrations:
+                self.run_undos.append(undo_registrations)
                 result = run_in_scratch(code, self.module, extra)
         except ScratchRunError as failure:
             raise self._execution_error(failure.error, failure.lineno) from failure.error
@@ -258,6 +266,11 @@ class _Reload:
                 path=self.path,
             )
         return result
+
+    def _undo_runs(self) -> None:
+        """The reload failed: what its runs registered with frameworks comes out, newest first."""
+        while self.run_undos:
+            self.run_undos.pop()()
 
     def _execution_error(self, error: BaseException, lineno: Optional[int]) -> ReloadError:
         return ReloadError(

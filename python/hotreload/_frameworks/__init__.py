@@ -11,7 +11,9 @@ Hooks, in the order a reload calls them (every one is optional in an adapter):
 ``executing(module)``
     A context manager around the run of the module's new source (mapping a
     re-run SQLAlchemy class into a throwaway registry, letting Flask accept
-    routes after its first request, ...).
+    routes after its first request, ...). It may yield an undo: called if the
+    reload fails after the run, it takes out what the run registered on live
+    objects (routes, admin registrations) that the transaction cannot see.
 ``preflight(old, new, label, module_name)``
     Before anything changes: raise :class:`ReloadError` (naming the class, the
     attribute and what to do) if ``new`` cannot be folded into ``old``.
@@ -31,9 +33,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import sys
 import types
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional
+
+from hotreload._frameworks import _snapshot
 
 # Adapter module (in this package) -> the module whose presence in sys.modules loads it.
 _TRIGGERS = (
@@ -45,6 +50,8 @@ _TRIGGERS = (
     ("_click", "click.core"),
     ("_attrs", "attr"),
 )
+
+logger = logging.getLogger("hotreload")
 
 _loaded: Dict[str, types.ModuleType] = {}
 
@@ -67,16 +74,28 @@ def _hooks(name: str) -> List[Callable[..., Any]]:
 
 
 @contextlib.contextmanager
-def executing(module: types.ModuleType) -> Iterator[None]:
-    """Wraps the run of ``module``'s new source in every adapter's ``executing``."""
+def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
+    """Wraps the run of ``module``'s new source in every adapter's ``executing``; yields
+    the undo of what the run registered with the frameworks (newest first, once)."""
     hooks = _hooks("executing")
     if not hooks:
-        yield
+        yield _nothing
         return
     with contextlib.ExitStack() as stack:
-        for hook in hooks:
-            stack.enter_context(hook(module))
-        yield
+        undos = [undo for undo in (stack.enter_context(hook(module)) for hook in hooks) if callable(undo)]
+        yield _snapshot.once(lambda: _undo_all(undos))
+
+
+def _nothing() -> None:
+    pass
+
+
+def _undo_all(undos: List[Callable[[], None]]) -> None:
+    for undo in reversed(undos):
+        try:
+            undo()
+        except Exception:  # pragma: no cover - an undo should never fail; the others still run
+            logger.exception("hotreload: undoing what a failed reload registered with a framework failed")
 
 
 def preflight(old: type, new: type, label: str, module_name: str) -> None:

@@ -9,7 +9,8 @@ are put back as they were; the kept class gets the new methods and keeps its
 own ``_meta``, fields, managers and exceptions. A change to the fields or to
 the database options is refused: restart to apply it (and write a migration).
 After every reload the URL resolver caches are cleared, so new and edited URL
-patterns are served by the next request.
+patterns are served by the next request. If a reload fails after its run, the
+admin registrations and template tags and filters the run made come out again.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import contextlib
 import sys
 import threading
 import types
-from typing import Any, Dict, FrozenSet, Iterator, List, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 from hotreload._errors import ReloadError
-from hotreload._frameworks import live_class
+from hotreload._frameworks import _snapshot, live_class
 
 _MANAGED = frozenset({"_meta", "DoesNotExist", "MultipleObjectsReturned", "objects", "_default_manager", "_base_manager"})
 _MISSING = object()
@@ -38,11 +39,17 @@ def _is_model(cls: Any) -> bool:
 
 
 @contextlib.contextmanager
-def executing(module: types.ModuleType) -> Iterator[None]:
+def executing(module: types.ModuleType) -> Iterator[Optional[Callable[[], None]]]:
     apps = _apps()
     if not getattr(apps, "ready", False) and not getattr(apps, "models_ready", False):
-        yield
+        yield None
         return
+    registries = _registries(module)
+
+    def undo() -> None:
+        for held in registries:
+            _snapshot.restore(held)
+
     thread = threading.get_ident()
     original = apps.register_model
     saved = _live_model_attributes(apps)
@@ -56,10 +63,23 @@ def executing(module: types.ModuleType) -> Iterator[None]:
     apps.register_model = register_model
     try:
         with _admin_registrations_repeatable(module, thread):
-            yield
+            yield undo
     finally:
         del apps.register_model  # back to the class's own method
         _restore(saved)
+
+
+def _registries(module: types.ModuleType) -> List[_snapshot.Captured]:
+    """What a run may register into beyond the module: every admin site's registry, and the
+    tags and filters of the template libraries the module holds."""
+    sites = sys.modules.get("django.contrib.admin.sites")
+    held = [getattr(site, "_registry", None) for site in list(getattr(sites, "all_sites", ()))]
+    library = getattr(sys.modules.get("django.template.library"), "Library", None)
+    if library is not None:
+        for value in list(vars(module).values()):
+            if issubclass(type(value), library):  # type(), never __class__: a lazy module would load
+                held.extend((value.tags, value.filters))
+    return [c for c in (_snapshot.capture(registry) for registry in held) if c is not None]
 
 
 @contextlib.contextmanager

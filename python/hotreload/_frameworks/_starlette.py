@@ -7,7 +7,9 @@ rebuilt, leaves those validators stale. After a reload, every route of the
 program's apps whose endpoint, body or response model comes from the reloaded
 module is built again from its endpoint (same path, methods and options) and
 swapped in; routes a reload adds to an ``APIRouter`` that an app already
-included are included there too; the cached OpenAPI schema is dropped.
+included are included there too; the cached OpenAPI schema is dropped. If the
+reload fails after its statements ran, routes they added to the live routers
+are taken out again.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import inspect
 import sys
 import types
 import typing
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Router
 
+from hotreload._frameworks import _snapshot
 from hotreload._frameworks._modules import user_modules
 from hotreload._frameworks._types import mentions_class
 
@@ -56,16 +59,23 @@ def _routers(owner: Any, depth: int = 0) -> Iterator[Router]:
 
 
 @contextlib.contextmanager
-def executing(module: types.ModuleType) -> Iterator[None]:
-    """Notes, before the endpoints change, which route options FastAPI inferred."""
+def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
+    """Notes, before the endpoints change, which route options FastAPI inferred, and the
+    routes each router has (put back if the reload fails)."""
     routing = _fastapi()
+    routers = [router for owner in _apps_and_routers(module) for router in _routers(owner)]
     if routing is not None:
-        for owner in _apps_and_routers(module):
-            for router in _routers(owner):
-                for route in router.routes:
-                    if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
-                        vars(route)[_INFERRED] = _what_was_inferred(routing, route)
-    yield
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
+                    vars(route)[_INFERRED] = _what_was_inferred(routing, route)
+    captured = [c for c in (_snapshot.capture(router.routes) for router in routers) if c is not None]
+
+    def undo() -> None:
+        for held in captured:
+            _snapshot.restore(held)
+
+    yield undo
 
 
 def _what_was_inferred(routing: types.ModuleType, route: Any) -> Dict[str, bool]:
