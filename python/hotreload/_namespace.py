@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import Any, Callable, Container, Dict, FrozenSet, List, Optional, Set, Tuple, cast
 
-from hotreload import _hotreload
+from hotreload import _frameworks, _hotreload
 from hotreload._classes import preflight_class, rebase_class
 from hotreload._decorators import Undecorated, find_wrapped
 from hotreload._kinds import is_cache_wrapper, is_class, is_function, is_lazy_import
@@ -284,6 +284,9 @@ def _decide_data(reconciler: Reconciler, name: str, before: Any, value: Any, inp
     if inputs.policy.keeps_live_value(name, before, value):
         report.kept.append(name)
         reconciler.fold_data(before, value)
+        return before
+    if _frameworks.replacing_data(before, value, name, reconciler.module_name, reconciler.tx) is before:
+        report.updated.append(name)  # a framework object the program holds, brought up to date in place
         return before
     report.refreshed.append(name)
     return value

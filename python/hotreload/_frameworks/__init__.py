@@ -20,6 +20,12 @@ Hooks, in the order a reload calls them (every one is optional in an adapter):
 ``managed_names(old, new)``
     Attributes of the class that the framework generated and the adapter looks
     after: the core neither copies nor removes them.
+``replacing_data(old, new, name, module_name, tx)``
+    A module-level name is about to take ``new`` (its statement changed) in
+    place of ``old``: return ``old`` to keep the live object, brought up to
+    date through ``tx`` (an app the running server holds, given the edited
+    app's routes), or raise :class:`ReloadError` where that cannot be done;
+    return ``new`` otherwise.
 ``after_class_update(old, new, tx)``
     ``new`` was folded into ``old``: rebuild what the framework derived from the
     class (validators, schemas), every change through ``tx``.
@@ -110,6 +116,16 @@ def managed_names(old: type, new: type) -> FrozenSet[str]:
     for hook in _hooks("managed_names"):
         names = names | hook(old, new)
     return names
+
+
+def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> Any:
+    """What ``name`` holds after its edited statement made ``new`` in place of ``old``:
+    ``new``, or ``old`` where a framework keeps the live object (ReloadError if it cannot)."""
+    for hook in _hooks("replacing_data"):
+        kept = hook(old, new, name, module_name, tx)
+        if kept is not new:
+            return kept
+    return new
 
 
 def after_class_update(old: type, new: type, tx: Any) -> None:

@@ -15,12 +15,16 @@ handlers) is taken out again, so the fixed edit registers it afresh.
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
 import types
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from flask import Blueprint, Flask
 
-from hotreload._frameworks import _pending, _snapshot
+from hotreload._errors import ReloadError
+from hotreload._frameworks import _pending, _snapshot, _werkzeug_rules
+from hotreload._frameworks._endpoints import kept_function
 from hotreload._frameworks._modules import user_modules
 
 # What route, hook and handler decorators write to, on apps and blueprints alike
@@ -61,7 +65,7 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     _pending.take("flask", module)  # left by a reload that failed after its run: never replayed
     apps, blueprints = _objects(module)
     captured = [c for owner in apps + blueprints for c in _snapshot.capture_attributes(owner, _REGISTRIES, depth=3)]
-    rules = [_rules_undo(app.url_map) for app in apps]
+    rules = [_werkzeug_rules.capture(app.url_map) for app in apps]
 
     def undo() -> None:
         _pending.take("flask", module)
@@ -77,7 +81,8 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     for blueprint in blueprints:
         blueprint._got_registered_once = False
     try:
-        yield undo
+        with _redefinitions_replace_their_rules(apps, module):
+            yield undo
     finally:
         for app, flag in started:
             app._got_first_request = flag or app._got_first_request
@@ -87,58 +92,91 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
                 _pending.stash("flask", module, (blueprint, list(blueprint.deferred_functions[count:])))
 
 
-def _rules_undo(url_map: Any) -> Callable[[], None]:
-    """Takes out of a werkzeug ``Map`` the rules added after this call (werkzeug keeps them
-    by endpoint and, from 2.2 on, in a state machine too: both are pruned)."""
-    known = {id(rule): rule for rule in url_map.iter_rules()}  # held, so no id is reused
-
-    def undo() -> None:
-        added = {id(rule) for rule in url_map.iter_rules() if id(rule) not in known}
-        if not added:
-            return
-        by_endpoint = url_map._rules_by_endpoint
-        for endpoint in list(by_endpoint):
-            kept = [rule for rule in by_endpoint[endpoint] if id(rule) not in added]
-            if kept:
-                by_endpoint[endpoint][:] = kept
-            else:
-                del by_endpoint[endpoint]
-        listed = vars(url_map).get("_rules")  # werkzeug before 2.2: a plain list
-        if isinstance(listed, list):
-            listed[:] = [rule for rule in listed if id(rule) not in added]
-        matcher = getattr(url_map, "_matcher", None)
-        if matcher is not None:
-            _prune(matcher._root, added)
-        url_map._remap = True
-
-    return undo
+@contextlib.contextmanager
+def _redefinitions_replace_their_rules(apps: List[Any], module: types.ModuleType) -> Iterator[None]:
+    """A view registered again by its re-run definition (its ``@app.route`` line was edited)
+    replaces the rules its previous version registered, instead of tripping Flask's
+    "overwriting an existing endpoint function" guard."""
+    thread = threading.get_ident()
+    for app in apps:
+        vars(app)["add_url_rule"] = _replacing_add_url_rule(app, app.add_url_rule, module, thread)
+    try:
+        yield
+    finally:
+        for app in apps:
+            vars(app).pop("add_url_rule", None)  # back to the class's own method
 
 
-def _prune(state: Any, rules: set[int]) -> None:
-    states = [state]
-    while states:
-        state = states.pop()
-        state.rules[:] = [rule for rule in state.rules if id(rule) not in rules]
-        states.extend(state.static.values())
-        states.extend(next_state for _, next_state in state.dynamic)
+def _replacing_add_url_rule(app: Any, original: Callable[..., Any], module: types.ModuleType, thread: int) -> Callable[..., Any]:
+    def add_url_rule(rule: str, endpoint: Any = None, view_func: Any = None, *args: Any, **options: Any) -> Any:
+        name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
+        previous = app.view_functions.get(name) if isinstance(name, str) else None
+        if isinstance(name, str) and threading.get_ident() == thread and _is_redefinition(previous, view_func, module):
+            _werkzeug_rules.remove_endpoint(app.url_map, name)
+            del app.view_functions[name]
+        return original(rule, endpoint, view_func, *args, **options)
+
+    return add_url_rule
+
+
+def _is_redefinition(previous: Any, view: Any, module: types.ModuleType) -> bool:
+    return (
+        type(previous) is types.FunctionType
+        and type(view) is types.FunctionType
+        and previous is not view
+        and view.__module__ == module.__name__ == previous.__module__
+        and view.__qualname__ == previous.__qualname__
+    )
+
+
+def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> Any:
+    """An edited ``app = Flask(...)`` or ``bp = Blueprint(...)`` of a registered blueprint would
+    make an object the running server never serves: refused."""
+    if type(old) is not type(new) or not issubclass(type(old), (Flask, Blueprint)):
+        return new
+    if isinstance(old, Blueprint) and not any(old in app.blueprints.values() for app in _live_apps(module_name)):
+        return new  # not registered yet: the new blueprint is registered by the statements that follow
+    kind = "Flask app" if isinstance(old, Flask) else "registered blueprint"
+    error = ReloadError(
+        f"cannot reload module {module_name}: the edit of {name} = {type(old).__name__}(...) would make a new "
+        f"{kind} that the running server does not serve, without the routes of the live one; its constructor "
+        "arguments cannot change while it runs: restart the program to apply this change "
+        "(routes, views and app.config settings apply without a restart)",
+        name=module_name,
+    )
+    error.label = name  # type: ignore[attr-defined]
+    raise error
+
+
+def _live_apps(module_name: str) -> List[Any]:
+    module = sys.modules.get(module_name)
+    return _objects(module)[0] if module is not None else []
 
 
 def after_reload(module: types.ModuleType, tx: Any) -> None:
-    """Routes added to registered blueprints reach the apps that registered them."""
-    added = _pending.take("flask", module)
-    if not added:
-        return
+    """Routes added to registered blueprints reach the apps that registered them; views that a
+    re-run definition registered are the module's kept functions."""
     apps, _ = _objects(module)
-    for blueprint, functions in added:
+    for blueprint, functions in _pending.take("flask", module):
         for app in apps:
             if app.blueprints.get(blueprint.name) is blueprint:
-                state = blueprint.make_setup_state(app, {"url_prefix": _prefix(app, blueprint)}, False)
-                started, app._got_first_request = app._got_first_request, False
-                try:
-                    for function in functions:
-                        function(state)
-                finally:
-                    app._got_first_request = started
+                _replay(app, blueprint, functions, module)
+    for app in apps:
+        for endpoint, view in list(app.view_functions.items()):
+            kept = kept_function(view, module)
+            if kept is not view:
+                tx.set_item(app.view_functions, endpoint, kept)
+
+
+def _replay(app: Any, blueprint: Any, functions: List[Any], module: types.ModuleType) -> None:
+    state = blueprint.make_setup_state(app, {"url_prefix": _prefix(app, blueprint)}, False)
+    started, app._got_first_request = app._got_first_request, False
+    try:
+        with _redefinitions_replace_their_rules([app], module):
+            for function in functions:
+                function(state)
+    finally:
+        app._got_first_request = started
 
 
 def _prefix(app: Any, blueprint: Any) -> Any:

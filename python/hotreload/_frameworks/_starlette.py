@@ -23,8 +23,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Router
+from starlette.routing import Route as StarletteRoute
 
-from hotreload._frameworks import _snapshot
+from hotreload._frameworks import _pending, _snapshot
+from hotreload._frameworks import _starlette_apps as apps
+from hotreload._frameworks._endpoints import kept_function
 from hotreload._frameworks._modules import user_modules
 from hotreload._frameworks._types import mentions_class
 
@@ -89,11 +92,36 @@ def _what_was_inferred(routing: types.ModuleType, route: Any) -> Dict[str, bool]
     }
 
 
+def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> Any:
+    """An edited ``app = FastAPI(...)`` keeps the live app (the server holds it) and gives it the
+    new app's routes and descriptions; an edited ``routes = [...]`` reaches the routers built from it."""
+    if apps.is_app_pair(old, new):
+        apps.refuse_unchangeable(old, new, name, module_name)
+        incoming = [route for route in new.router.routes if not apps.is_framework_made(route)]
+        _replace_all(tx, old.router.routes, apps.merged(old.router.routes, incoming, set()))
+        for attribute, value in apps.descriptive_changes(old, new):
+            tx.setattr(old, attribute, value)
+        if getattr(old, "openapi_schema", None) is not None:
+            tx.setattr(old, "openapi_schema", None)
+        return old
+    if apps.is_route_list_pair(old, new):
+        _pending.note("starlette-route-lists", tx, (old, new))
+    return new
+
+
 def after_reload(module: types.ModuleType, tx: Any) -> None:
+    owners = _apps_and_routers(module)
+    lists = _pending.notes("starlette-route-lists", tx)
+    for owner in owners:
+        touched = False
+        for router in _routers(owner):
+            touched |= _follow_route_lists(router, lists, tx)
+            touched |= _kept_endpoints(router, module, tx)
+        if touched and isinstance(owner, Starlette) and getattr(owner, "openapi_schema", None) is not None:
+            tx.setattr(owner, "openapi_schema", None)
     routing = _fastapi()
     if routing is None:
         return
-    owners = _apps_and_routers(module)
     changed_routers = [owner for owner in owners if isinstance(owner, routing.APIRouter) and _defined_in(owner, module)]
     for owner in owners:
         touched = False
@@ -150,8 +178,8 @@ def _options(routing: types.ModuleType, route: Any) -> Dict[str, Any]:
     return options
 
 
-def _rebuilt(routing: types.ModuleType, route: Any) -> Any:
-    new = type(route)(route.path, route.endpoint, **_options(routing, route))
+def _rebuilt(routing: types.ModuleType, route: Any, endpoint: Any = None) -> Any:
+    new = type(route)(route.path, endpoint or route.endpoint, **_options(routing, route))
     if _INFERRED in vars(route):
         vars(new)[_INFERRED] = vars(route)[_INFERRED]
     return new
@@ -180,6 +208,59 @@ def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], t
             _record_append(tx, router.routes, before)
             touched = True
     return touched
+
+
+def _follow_route_lists(router: Router, lists: List[Any], tx: Any) -> bool:
+    """Routes that came from a refreshed ``routes = [...]`` list are replaced by the new list's."""
+    touched = False
+    for old_list, new_list in lists:
+        owned = {id(route) for route in old_list}
+        if any(id(route) in owned for route in router.routes):
+            _replace_all(tx, router.routes, apps.merged(router.routes, list(new_list), owned))
+            touched = True
+    return touched
+
+
+def _kept_endpoints(router: Router, module: types.ModuleType, tx: Any) -> bool:
+    """A route made by a re-run statement holds the new function object, which a later edit
+    would not reach: the route is made again with the module's kept function, and a route
+    its previous statement registered for that function (before the edit) goes."""
+    stale: List[Any] = []
+    touched = False
+    for index, route in enumerate(list(router.routes)):
+        endpoint = getattr(route, "endpoint", None)
+        kept = kept_function(endpoint, module) if endpoint is not None else None
+        if kept is None or kept is endpoint or type(route) not in (StarletteRoute, _api_route_class()):
+            continue
+        stale.extend(other for other in router.routes if getattr(other, "endpoint", None) is kept)
+        _swap(tx, router.routes, index, route, _made_again(route, kept))
+        touched = True
+    if stale:
+        gone = {id(route) for route in stale}
+        _replace_all(tx, router.routes, [route for route in router.routes if id(route) not in gone])
+    return touched
+
+
+def _api_route_class() -> Any:
+    routing = _fastapi()
+    return routing.APIRoute if routing is not None else StarletteRoute
+
+
+def _made_again(route: Any, endpoint: Any) -> Any:
+    if type(route) is StarletteRoute:
+        return StarletteRoute(route.path, endpoint, methods=route.methods, name=route.name, include_in_schema=route.include_in_schema)
+    routing = _fastapi()
+    assert routing is not None
+    return _rebuilt(routing, route, endpoint)
+
+
+def _replace_all(tx: Any, routes: List[Any], new: List[Any]) -> None:
+    """The router's routes become ``new`` in one assignment (a request never sees them half-changed)."""
+    before = list(routes)
+    if len(before) == len(new) and all(a is b for a, b in zip(before, new)):
+        return
+    routes[:] = new
+    tx.record(lambda: routes.__setitem__(slice(None), before))
 
 
 def _swap(tx: Any, routes: List[Any], index: int, old: Any, new: Any) -> None:
