@@ -19,7 +19,7 @@ import inspect
 import sys
 import types
 import typing
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Router
@@ -27,6 +27,7 @@ from starlette.routing import Route as StarletteRoute
 
 from hotreload._frameworks import _pending, _snapshot
 from hotreload._frameworks import _starlette_apps as apps
+from hotreload._frameworks._dependencies import point_dependencies_at_kept
 from hotreload._frameworks._endpoints import kept_function
 from hotreload._frameworks._modules import user_modules
 from hotreload._frameworks._types import mentions_class
@@ -73,12 +74,49 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
                 if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
                     vars(route)[_INFERRED] = _what_was_inferred(routing, route)
     captured = [c for c in (_snapshot.capture(router.routes) for router in routers) if c is not None]
+    apps = [owner for owner in _apps_and_routers(module) if isinstance(owner, Starlette)]
+    setups = [c for app in apps for c in _snapshot.capture_attributes(app, _SETUP, depth=1)]
 
     def undo() -> None:
-        for held in captured:
+        for held in captured + setups:
             _snapshot.restore(held)
+        _mark_changed(routers)
 
-    yield undo
+    built = [(app, app.middleware_stack) for app in apps if getattr(app, "middleware_stack", None) is not None]
+    for app, _ in built:
+        app.middleware_stack = None  # add_middleware refuses an app whose stack is built
+    try:
+        yield undo
+    finally:
+        for app, stack in built:
+            # New exception handlers or middleware: the stack is built again by the next request.
+            if app.middleware_stack is None and not _setup_changed(app, setups):
+                app.middleware_stack = stack
+
+
+# What Starlette builds into an app's middleware stack when it first serves.
+_SETUP = ("exception_handlers", "user_middleware")
+
+
+def _setup_changed(app: Any, setups: List[Any]) -> bool:
+    for container, items, _ in setups:
+        if any(container is getattr(app, name, None) for name in _SETUP):
+            if len(container) != len(items):
+                return True
+            if isinstance(container, dict):
+                if any(key not in items or items[key] is not value for key, value in container.items()):
+                    return True
+            elif any(a is not b for a, b in zip(container, items)):
+                return True
+    return False
+
+
+def _mark_changed(routers: List[Any]) -> None:
+    """FastAPI 0.13x+ caches an included router's routes by a version: bumped, they are read again."""
+    for router in routers:
+        mark = getattr(router, "_mark_routes_changed", None)
+        if callable(mark):
+            mark()
 
 
 def _what_was_inferred(routing: types.ModuleType, route: Any) -> Dict[str, bool]:
@@ -111,6 +149,9 @@ def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> 
 
 def after_reload(module: types.ModuleType, tx: Any) -> None:
     owners = _apps_and_routers(module)
+    every_router = [router for owner in owners for router in _routers(owner)]
+    tx.record(lambda: _mark_changed(every_router))  # undone last: after the routes are put back
+    tx.on_commit(lambda: _mark_changed(every_router))
     lists = _pending.notes("starlette-route-lists", tx)
     for owner in owners:
         touched = False
@@ -122,6 +163,9 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
     routing = _fastapi()
     if routing is None:
         return
+    # Routes are built again below from what FastAPI learns of the endpoints: not from its caches.
+    _clear_fastapi_caches()
+    tx.record(_clear_fastapi_caches)
     changed_routers = [owner for owner in owners if isinstance(owner, routing.APIRouter) and _defined_in(owner, module)]
     for owner in owners:
         touched = False
@@ -130,10 +174,19 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
             touched |= _include_added(routing, router, changed_routers, tx)
         if touched and isinstance(owner, Starlette) and getattr(owner, "openapi_schema", None) is not None:
             tx.setattr(owner, "openapi_schema", None)
-    compat = sys.modules.get("fastapi._compat.v2") or sys.modules.get("fastapi._compat")
-    cached = getattr(compat, "get_cached_model_fields", None)
-    if cached is not None and hasattr(cached, "cache_clear"):
-        tx.on_commit(cached.cache_clear)
+    tx.on_commit(_clear_fastapi_caches)
+
+
+def _clear_fastapi_caches() -> None:
+    """FastAPI caches what it learnt of callables and models by identity (is this endpoint a
+    coroutine function, a model's fields): the reload kept those objects and changed them."""
+    for name, loaded in list(sys.modules.items()):
+        if name.split(".")[0] != "fastapi" or loaded is None:
+            continue
+        for value in list(vars(loaded).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == name:
+                clear()
 
 
 def _defined_in(router: Any, module: types.ModuleType) -> bool:
@@ -141,13 +194,43 @@ def _defined_in(router: Any, module: types.ModuleType) -> bool:
 
 
 def _uses_module(route: Any, module_name: str) -> bool:
-    """The route's endpoint, or a type in its signature or response model, comes from the module."""
-    endpoint = route.endpoint
-    if getattr(endpoint, "__module__", None) == module_name:
+    """The route's endpoint or one of its dependencies, or a type in their signatures or the
+    response model (models nested in them included), comes from the module."""
+    calls = [route.endpoint, *_dependency_calls(getattr(route, "dependant", None))]
+    if any(getattr(call, "__module__", None) == module_name for call in calls):
         return True
-    from_module = lambda cls: cls.__module__ == module_name  # noqa: E731
-    annotations = list(getattr(endpoint, "__annotations__", {}).values()) + [route.response_model]
+    seen: Set[int] = set()
+    from_module = lambda cls: _from_module(cls, module_name, seen)  # noqa: E731
+    annotations = [a for call in calls for a in _annotations_of(call)] + [route.response_model]
     return any(mentions_class(annotation, from_module) for annotation in annotations)
+
+
+def _dependency_calls(dependant: Any, depth: int = 0) -> Iterator[Any]:
+    """The callables of a FastAPI dependant's dependencies, and of theirs."""
+    if dependant is None or depth > 16:
+        return
+    for dependency in getattr(dependant, "dependencies", ()):
+        call = getattr(dependency, "call", None)
+        if call is not None:
+            yield call
+        yield from _dependency_calls(dependency, depth + 1)
+
+
+def _annotations_of(call: Any) -> List[Any]:
+    annotations = getattr(call, "__annotations__", None)
+    return list(annotations.values()) if isinstance(annotations, dict) else []
+
+
+def _from_module(cls: type, module_name: str, seen: Set[int], depth: int = 0) -> bool:
+    """``cls`` comes from the module, or is a pydantic model with a field whose type does."""
+    if cls.__module__ == module_name:
+        return True
+    fields = vars(cls).get("__pydantic_fields__") if depth < 8 and id(cls) not in seen else None
+    seen.add(id(cls))
+    if not isinstance(fields, dict):
+        return False
+    inner = lambda nested: _from_module(nested, module_name, seen, depth + 1)  # noqa: E731
+    return any(mentions_class(getattr(field, "annotation", None), inner) for field in fields.values())
 
 
 def _rebuild_routes(routing: types.ModuleType, router: Router, module: types.ModuleType, tx: Any) -> bool:
@@ -157,6 +240,10 @@ def _rebuild_routes(routing: types.ModuleType, router: Router, module: types.Mod
             continue
         if not _uses_module(route, module.__name__):
             continue
+        calls = [getattr(route, "endpoint", None), *_dependency_calls(getattr(route, "dependant", None))]
+        for call in calls:
+            if getattr(call, "__module__", None) == module.__name__:
+                point_dependencies_at_kept(call, module, tx)
         _swap(tx, router.routes, index, route, _rebuilt(routing, route))
         touched = True
     return touched
