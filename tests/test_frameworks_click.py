@@ -89,3 +89,32 @@ def test_a_command_removed_from_the_source_leaves_the_group(modules):
     hotreload.reload(m)
     assert "extra" not in m.__dict__ and sorted(m.cli.commands) == ["hello"]
     assert _run(m, "hello") == "hello world"
+
+
+def test_a_command_renamed_or_moved_by_its_decorator_leaves_its_old_place(modules):
+    source = """
+    import click
+
+    @click.group()
+    def cli():
+        pass
+
+    @cli.group()
+    def admin():
+        pass
+
+    @cli.command()
+    def hello():
+        click.echo("hello v1")
+"""
+    modules.install()
+    m = modules.make(source)
+    assert _run(m, "hello") == "hello v1"
+    modules.edit(m, source.replace("@cli.command()", '@cli.command(name="greet")').replace("v1", "v2"))
+    hotreload.reload(m)
+    assert _run(m, "greet") == "hello v2"
+    assert sorted(m.cli.commands) == ["admin", "greet"]
+    modules.edit(m, source.replace("@cli.command()", "@admin.command()").replace("v1", "v3"))
+    hotreload.reload(m)
+    assert _run(m, "admin", "hello") == "hello v3"
+    assert sorted(m.cli.commands) == ["admin"]

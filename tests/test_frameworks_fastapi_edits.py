@@ -196,3 +196,15 @@ def test_an_exception_handler_added_after_the_first_request_handles(modules: Any
     hotreload.reload(m)
     response = client.get("/ve")
     assert (response.status_code, response.json()) == (400, {"error": "bad"})
+
+
+def test_a_renamed_endpoint_serves_its_route_alone(modules: Any) -> None:
+    source = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n@app.get("/items")\ndef items():\n    return "v1"\n'
+    modules.install()
+    m = modules.make(source)
+    client = _client(m.app)
+    assert client.get("/items").json() == "v1"
+    modules.edit(m, source.replace('def items():\n    return "v1"', 'def list_items():\n    return "v2"'))
+    hotreload.reload(m)
+    assert client.get("/items").json() == "v2"
+    assert [route.name for route in m.app.routes if getattr(route, "path", None) == "/items"] == ["list_items"]

@@ -323,12 +323,13 @@ class _Reload:
                     self.report.moved.extend(move_definitions(tx, plan.moved, live, new_map, self.path))
                 for name, value in change.values.items():
                     tx.set_item(live, name, value)
+                gone = [live[name] for name in change.removed if name in live]
                 for name in change.removed:
                     tx.del_item(live, name)
                 if self.options.get("rebind", True):
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                     repoint_registries(tx, self.module, live, reconciler.replaced, plan.used_names())
-                _frameworks.after_reload(self.module, tx)
+                _frameworks.after_reload(self.module, tx, gone)
         except ReloadError as error:
             if error.path is None:
                 raise self._locate(error, text) from error.__cause__

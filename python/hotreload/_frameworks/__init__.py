@@ -29,10 +29,11 @@ Hooks, in the order a reload calls them (every one is optional in an adapter):
 ``after_class_update(old, new, tx)``
     ``new`` was folded into ``old``: rebuild what the framework derived from the
     class (validators, schemas), every change through ``tx``.
-``after_reload(module, tx)``
+``after_reload(module, tx, gone)``
     The module's dict holds the reload's result and the transaction is still
     open: rebuild what depends on many classes or on the module (dependent
-    models, route tables, URL caches, OpenAPI schemas).
+    models, route tables, URL caches, OpenAPI schemas); ``gone`` holds the
+    objects whose names the reload removed (their routes and hooks go too).
 """
 
 from __future__ import annotations
@@ -134,10 +135,11 @@ def after_class_update(old: type, new: type, tx: Any) -> None:
         hook(old, new, tx)
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
-    """The module holds the reload's result (transaction still open): rebuild what depends on it."""
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
+    """The module holds the reload's result (transaction still open): rebuild what depends on it,
+    and take out what frameworks hold of the objects in ``gone`` (removed from the module)."""
     for hook in _hooks("after_reload"):
-        hook(module, tx)
+        hook(module, tx, gone)
 
 
 def live_class(module: Optional[types.ModuleType], qualname: str) -> Optional[type]:

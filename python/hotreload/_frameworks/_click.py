@@ -5,17 +5,19 @@ updates the callback inside the live command, and an edited or new decorated
 definition registers its command on the live group. But a command removed from
 the source would stay registered (and runnable) in the group it was added to:
 after the reload, commands of the module's groups whose callback comes from
-a top-level definition of this module that the module no longer has are removed.
+a top-level definition of this module that the module no longer has are removed,
+and so are the commands an edited decorator line replaced (renamed with
+``name=``, moved to another group).
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Set
+from typing import Any, List, Set
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
     core = sys.modules.get("click.core")
     if core is None:
         return
@@ -33,6 +35,19 @@ def after_reload(module: types.ModuleType, tx: Any) -> None:
                 continue
             if "<locals>" in getattr(callback, "__qualname__", "<locals>"):
                 continue  # made by a factory, not by a top-level definition of the source
-            gone = getattr(callback, "__name__", None) not in vars(module)
-            if gone and id(command) not in defined and id(callback) not in defined:
+            if id(command) in defined or id(callback) in defined:
+                continue
+            if _left_the_source(callback, module) or _made_again(callback, module, core):
                 tx.del_item(group.commands, name)
+
+
+def _left_the_source(callback: Any, module: types.ModuleType) -> bool:
+    return getattr(callback, "__name__", None) not in vars(module)
+
+
+def _made_again(callback: Any, module: types.ModuleType, core: Any) -> bool:
+    """The definition's decorator line was edited (``@cli.command(name="greet")``, moved to another
+    group): it ran again and made a new command, which the module now holds; this one is its past."""
+    current = vars(module).get(getattr(callback, "__name__", ""))
+    made = getattr(current, "callback", None) if issubclass(type(current), core.Command) else None
+    return made is not None and made is not callback and getattr(made, "__qualname__", None) == callback.__qualname__

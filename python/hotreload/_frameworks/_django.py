@@ -199,7 +199,7 @@ def managed_names(old: Any, new: Any) -> FrozenSet[str]:
     return frozenset(names)
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
     """New and edited URL patterns are resolved afresh by the next request."""
     urls = sys.modules.get("django.urls")
     if urls is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import types
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -24,7 +23,8 @@ from flask import Blueprint, Flask
 
 from hotreload._errors import ReloadError
 from hotreload._frameworks import _pending, _snapshot, _werkzeug_rules
-from hotreload._frameworks._endpoints import kept_function
+from hotreload._frameworks._flask_blueprints import carry_to_apps, hooks_of
+from hotreload._frameworks._flask_registrations import prune_hooks, prune_views, registered_again_replaces
 from hotreload._frameworks._modules import user_modules
 
 # What route, hook and handler decorators write to, on apps and blueprints alike
@@ -75,58 +75,21 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
             undo_rules()
 
     started = [(app, app._got_first_request) for app in apps]
-    registered = [(bp, getattr(bp, "_got_registered_once", False), len(bp.deferred_functions)) for bp in blueprints]
+    registered = [(bp, getattr(bp, "_got_registered_once", False), len(bp.deferred_functions), hooks_of(bp)) for bp in blueprints]
     for app in apps:
         app._got_first_request = False
     for blueprint in blueprints:
         blueprint._got_registered_once = False
     try:
-        with _redefinitions_replace_their_rules(apps, module):
+        with registered_again_replaces(apps, module):
             yield undo
     finally:
         for app, flag in started:
             app._got_first_request = flag or app._got_first_request
-        for blueprint, flag, count in registered:
+        for blueprint, flag, count, hooks in registered:
             blueprint._got_registered_once = flag or blueprint._got_registered_once
-            if flag and len(blueprint.deferred_functions) > count:
-                _pending.stash("flask", module, (blueprint, list(blueprint.deferred_functions[count:])))
-
-
-@contextlib.contextmanager
-def _redefinitions_replace_their_rules(apps: List[Any], module: types.ModuleType) -> Iterator[None]:
-    """A view registered again by its re-run definition (its ``@app.route`` line was edited)
-    replaces the rules its previous version registered, instead of tripping Flask's
-    "overwriting an existing endpoint function" guard."""
-    thread = threading.get_ident()
-    for app in apps:
-        vars(app)["add_url_rule"] = _replacing_add_url_rule(app, app.add_url_rule, module, thread)
-    try:
-        yield
-    finally:
-        for app in apps:
-            vars(app).pop("add_url_rule", None)  # back to the class's own method
-
-
-def _replacing_add_url_rule(app: Any, original: Callable[..., Any], module: types.ModuleType, thread: int) -> Callable[..., Any]:
-    def add_url_rule(rule: str, endpoint: Any = None, view_func: Any = None, *args: Any, **options: Any) -> Any:
-        name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
-        previous = app.view_functions.get(name) if isinstance(name, str) else None
-        if isinstance(name, str) and threading.get_ident() == thread and _is_redefinition(previous, view_func, module):
-            _werkzeug_rules.remove_endpoint(app.url_map, name)
-            del app.view_functions[name]
-        return original(rule, endpoint, view_func, *args, **options)
-
-    return add_url_rule
-
-
-def _is_redefinition(previous: Any, view: Any, module: types.ModuleType) -> bool:
-    return (
-        type(previous) is types.FunctionType
-        and type(view) is types.FunctionType
-        and previous is not view
-        and view.__module__ == module.__name__ == previous.__module__
-        and view.__qualname__ == previous.__qualname__
-    )
+            if flag:
+                _pending.stash("flask", module, (blueprint, list(blueprint.deferred_functions[count:]), hooks))
 
 
 def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> Any:
@@ -148,53 +111,56 @@ def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> 
     raise error
 
 
+def after_class_update(old: type, new: type, tx: Any) -> None:
+    """A class-based view that gained or lost a method (``MethodView`` reads its methods from its
+    handlers when the class is made; ``View`` from ``methods``) serves it: the class, its view
+    functions and the rules made from them take the new methods."""
+    view_base = getattr(sys.modules.get("flask.views"), "View", None)
+    if view_base is None or not issubclass(old, view_base):
+        return
+    methods = getattr(new, "methods", None)
+    if not methods:
+        return
+    if set(getattr(old, "methods", None) or ()) != set(methods):
+        tx.setattr(old, "methods", methods)
+    for app in _live_apps(old.__module__):
+        for endpoint, view in list(app.view_functions.items()):
+            if getattr(view, "view_class", None) is not old:
+                continue
+            derived = {method.upper() for method in getattr(view, "methods", None) or ()}
+            if derived != {method.upper() for method in methods}:
+                tx.setattr(view, "methods", methods)
+            for rule in app.url_map._rules_by_endpoint.get(endpoint, ()):
+                _follow_view_methods(rule, derived, methods, tx)
+        app.url_map._remap = True
+
+
+def _follow_view_methods(rule: Any, derived: Any, methods: Any, tx: Any) -> None:
+    """A rule whose methods came from the view (not given to ``add_url_rule``) takes the new ones,
+    with the HEAD and OPTIONS that Flask and werkzeug add."""
+    automatic = {"HEAD", "OPTIONS"}
+    if rule.methods is None or rule.methods - automatic != derived - automatic:
+        return
+    wanted = {method.upper() for method in methods} | (rule.methods & {"OPTIONS"})
+    if "GET" in wanted:
+        wanted.add("HEAD")
+    if wanted != rule.methods:
+        tx.setattr(rule, "methods", wanted)
+
+
 def _live_apps(module_name: str) -> List[Any]:
     module = sys.modules.get(module_name)
     return _objects(module)[0] if module is not None else []
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
-    """Routes added to registered blueprints reach the apps that registered them; views that a
-    re-run definition registered are the module's kept functions."""
-    apps, _ = _objects(module)
-    for blueprint, functions in _pending.take("flask", module):
-        for app in apps:
-            if app.blueprints.get(blueprint.name) is blueprint:
-                _replay(app, blueprint, functions, module)
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
+    """What the reload added to registered blueprints reaches the apps; registrations of removed
+    and re-run definitions follow the edit."""
+    apps, blueprints = _objects(module)
+    for blueprint, functions, before in _pending.take("flask", module):
+        carry_to_apps(apps, blueprint, functions, before, module, tx)
+    removed = {id(value) for value in gone if type(value) is types.FunctionType}
     for app in apps:
-        for endpoint, view in list(app.view_functions.items()):
-            kept = kept_function(view, module)
-            if kept is not view:
-                tx.set_item(app.view_functions, endpoint, kept)
-
-
-def _replay(app: Any, blueprint: Any, functions: List[Any], module: types.ModuleType) -> None:
-    state = blueprint.make_setup_state(app, {"url_prefix": _prefix(app, blueprint)}, False)
-    started, app._got_first_request = app._got_first_request, False
-    try:
-        with _redefinitions_replace_their_rules([app], module):
-            for function in functions:
-                function(state)
-    finally:
-        app._got_first_request = started
-
-
-def _prefix(app: Any, blueprint: Any) -> Any:
-    """The URL prefix the blueprint got when it was registered (Flask keeps no record of it):
-    recovered from a rule it made, compared with the rule it was asked for."""
-    for function in blueprint.deferred_functions:
-        code = getattr(function, "__code__", None)
-        cells = dict(zip(getattr(code, "co_freevars", ()), getattr(function, "__closure__", None) or ()))
-        try:
-            rule, endpoint, view = (cells[name].cell_contents for name in ("rule", "endpoint", "view_func"))
-        except (KeyError, ValueError):
-            continue
-        endpoint = endpoint or getattr(view, "__name__", None)
-        if not isinstance(rule, str) or not isinstance(endpoint, str):
-            continue
-        tail = rule.lstrip("/")
-        made_rules = [made for made in app.url_map.iter_rules() if made.endpoint == f"{blueprint.name}.{endpoint}"]
-        for made in made_rules:
-            if made.rule.endswith(tail):
-                return made.rule[: len(made.rule) - len(tail)] if tail else made.rule
-    return blueprint.url_prefix
+        prune_views(app, module, removed, tx)
+    for owner in apps + blueprints:
+        prune_hooks(owner, module, removed, tx)

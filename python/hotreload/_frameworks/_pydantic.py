@@ -77,7 +77,7 @@ def after_class_update(old: type, new: type, tx: Any) -> None:
     _pending.note("pydantic", tx, (old, old_config))
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
     """Rebuilds, in dependency order, every model and type adapter that depends on a changed model."""
     updated = _pending.notes("pydantic", tx)
     if not updated:

@@ -147,15 +147,17 @@ def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> 
     return new
 
 
-def after_reload(module: types.ModuleType, tx: Any) -> None:
+def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
     owners = _apps_and_routers(module)
     every_router = [router for owner in owners for router in _routers(owner)]
     tx.record(lambda: _mark_changed(every_router))  # undone last: after the routes are put back
     tx.on_commit(lambda: _mark_changed(every_router))
     lists = _pending.notes("starlette-route-lists", tx)
+    removed = {id(value) for value in gone if callable(value)}
     for owner in owners:
         touched = False
         for router in _routers(owner):
+            touched |= _drop_removed(router, removed, tx)
             touched |= _follow_route_lists(router, lists, tx)
             touched |= _kept_endpoints(router, module, tx)
         if touched and isinstance(owner, Starlette) and getattr(owner, "openapi_schema", None) is not None:
@@ -295,6 +297,15 @@ def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], t
             _record_append(tx, router.routes, before)
             touched = True
     return touched
+
+
+def _drop_removed(router: Router, removed: Set[int], tx: Any) -> bool:
+    """Routes whose endpoint the reload removed from the module (deleted, renamed) go with it."""
+    kept = [route for route in router.routes if id(getattr(route, "endpoint", None)) not in removed]
+    if len(kept) == len(router.routes):
+        return False
+    _replace_all(tx, router.routes, kept)
+    return True
 
 
 def _follow_route_lists(router: Router, lists: List[Any], tx: Any) -> bool:
