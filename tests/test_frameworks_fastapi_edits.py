@@ -208,3 +208,33 @@ def test_a_renamed_endpoint_serves_its_route_alone(modules: Any) -> None:
     hotreload.reload(m)
     assert client.get("/items").json() == "v2"
     assert [route.name for route in m.app.routes if getattr(route, "path", None) == "/items"] == ["list_items"]
+
+
+CATCH_ALL_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/items")
+def items():
+    return "items"
+
+@app.get("/{path:path}")
+def spa(path: str):
+    return "spa:" + path
+"""
+
+
+def test_a_route_added_above_a_catch_all_route_is_matched_first(modules: Any) -> None:
+    modules.install()
+    m = modules.make(CATCH_ALL_APP)
+    client = _client(m.app)
+    assert client.get("/api/users").json() == "spa:api/users"
+    edited = CATCH_ALL_APP.replace(
+        '@app.get("/{path:path}")', '@app.get("/api/users")\ndef users():\n    return "users"\n\n@app.get("/{path:path}")'
+    )
+    modules.edit(m, edited)
+    hotreload.reload(m)
+    assert client.get("/api/users").json() == "users"
+    assert client.get("/elsewhere").json() == "spa:elsewhere"
+    assert client.get("/items").json() == "items"

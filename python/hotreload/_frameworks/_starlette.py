@@ -85,6 +85,8 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     built = [(app, app.middleware_stack) for app in apps if getattr(app, "middleware_stack", None) is not None]
     for app, _ in built:
         app.middleware_stack = None  # add_middleware refuses an app whose stack is built
+    _pending.take("starlette-routes-before", module)  # left by a reload that failed after its run
+    _pending.stash("starlette-routes-before", module, {id(router): {id(route) for route in router.routes} for router in routers})
     try:
         yield undo
     finally:
@@ -154,10 +156,12 @@ def after_reload(module: types.ModuleType, tx: Any, gone: List[Any]) -> None:
     tx.on_commit(lambda: _mark_changed(every_router))
     lists = _pending.notes("starlette-route-lists", tx)
     removed = {id(value) for value in gone if callable(value)}
+    before = {key: ids for stashed in _pending.take("starlette-routes-before", module) for key, ids in stashed.items()}
     for owner in owners:
         touched = False
         for router in _routers(owner):
             touched |= _drop_removed(router, removed, tx)
+            touched |= _in_source_order(router, before.get(id(router)), module, tx)
             touched |= _follow_route_lists(router, lists, tx)
             touched |= _kept_endpoints(router, module, tx)
         if touched and isinstance(owner, Starlette) and getattr(owner, "openapi_schema", None) is not None:
@@ -297,6 +301,36 @@ def _include_added(routing: types.ModuleType, router: Any, changed: List[Any], t
             _record_append(tx, router.routes, before)
             touched = True
     return touched
+
+
+def _in_source_order(router: Router, before: Optional[Set[int]], module: types.ModuleType, tx: Any) -> bool:
+    """Routes the run added stand where a fresh start would have put them: before the first
+    route of the same module defined further down the source (Starlette matches in order, so a
+    new route above a catch-all ``/{path:path}`` must not land after it)."""
+    if before is None:
+        return False
+    routes = list(router.routes)
+    added = [route for route in routes if id(route) not in before]
+    if not added:
+        return False
+    ordered = [route for route in routes if id(route) in before]
+    for route in added:
+        line = _line_in(route, module)
+        at = len(ordered)
+        if line is not None:
+            at = next((i for i, other in enumerate(ordered) if (_line_in(other, module) or -1) > line), at)
+        ordered.insert(at, route)
+    _replace_all(tx, router.routes, ordered)
+    return len(ordered) == len(routes) and any(a is not b for a, b in zip(ordered, routes))
+
+
+def _line_in(route: Any, module: types.ModuleType) -> Optional[int]:
+    """Where the route's endpoint is defined, if the module defines it."""
+    code = getattr(getattr(route, "endpoint", None), "__code__", None)
+    if code is None or getattr(route.endpoint, "__module__", None) != module.__name__:
+        return None
+    line: int = code.co_firstlineno
+    return line
 
 
 def _drop_removed(router: Router, removed: Set[int], tx: Any) -> bool:
