@@ -74,7 +74,7 @@ def _move_object(tx: Transaction, move: _Move, value: Any, seen: Set[int], shift
         if value.__closure__:
             for _, held in filled_cells(value):
                 moved |= _move_object(tx, move, held, seen, shifted, depth + 1)
-        wrapped = value.__dict__.get("__wrapped__") if value.__dict__ else None
+        wrapped = getattr(value, "__wrapped__", None)  # never ``__dict__``: reading it makes one
         if wrapped is not None:
             moved |= _move_object(tx, move, wrapped, seen, shifted, depth + 1)
         return moved
