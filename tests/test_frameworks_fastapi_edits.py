@@ -238,3 +238,47 @@ def test_a_route_added_above_a_catch_all_route_is_matched_first(modules: Any) ->
     assert client.get("/api/users").json() == "users"
     assert client.get("/elsewhere").json() == "spa:elsewhere"
     assert client.get("/items").json() == "items"
+
+
+MIDDLEWARE_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+SEEN = []
+
+class Counting:
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.count += 1
+            SEEN.append(self.count)
+        await self.app(scope, receive, send)
+
+app.add_middleware(Counting)
+
+@app.get("/")
+def index():
+    return "v1"
+"""
+
+
+def test_middleware_keeps_its_state_across_reloads_and_new_middleware_applies(modules: Any) -> None:
+    modules.install()
+    m = modules.make(MIDDLEWARE_APP)
+    client = _client(m.app)
+    client.get("/")
+    client.get("/")
+    modules.edit(m, MIDDLEWARE_APP.replace('"v1"', '"v2"'))
+    hotreload.reload(m)
+    assert client.get("/").json() == "v2"
+    assert m.SEEN == [1, 2, 3]  # the same middleware instance: an unrelated edit rebuilt nothing
+    stamped = MIDDLEWARE_APP.replace('"v1"', '"v2"') + (
+        '\n@app.middleware("http")\nasync def stamp(request, call_next):\n'
+        '    response = await call_next(request)\n    response.headers["X-Stamp"] = "on"\n    return response\n'
+    )
+    modules.edit(m, stamped)
+    hotreload.reload(m)
+    assert client.get("/").headers.get("X-Stamp") == "on"

@@ -17,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
+import threading
 import types
 import typing
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Router
 from starlette.routing import Route as StarletteRoute
 
@@ -74,26 +76,40 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
                 if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
                     vars(route)[_INFERRED] = _what_was_inferred(routing, route)
     captured = [c for c in (_snapshot.capture(router.routes) for router in routers) if c is not None]
-    apps = [owner for owner in _apps_and_routers(module) if isinstance(owner, Starlette)]
-    setups = [c for app in apps for c in _snapshot.capture_attributes(app, _SETUP, depth=1)]
+    live_apps = [owner for owner in _apps_and_routers(module) if isinstance(owner, Starlette)]
+    setups = [c for app in live_apps for c in _snapshot.capture_attributes(app, _SETUP, depth=1)]
 
     def undo() -> None:
         for held in captured + setups:
             _snapshot.restore(held)
         _mark_changed(routers)
 
-    built = [(app, app.middleware_stack) for app in apps if getattr(app, "middleware_stack", None) is not None]
-    for app, _ in built:
-        app.middleware_stack = None  # add_middleware refuses an app whose stack is built
     _pending.take("starlette-routes-before", module)  # left by a reload that failed after its run
     _pending.stash("starlette-routes-before", module, {id(router): {id(route) for route in router.routes} for router in routers})
+    thread = threading.get_ident()
+    for app in live_apps:
+        vars(app)["add_middleware"] = _late_add_middleware(app, app.add_middleware, thread)
     try:
         yield undo
     finally:
-        for app, stack in built:
+        for app in live_apps:
+            vars(app).pop("add_middleware", None)  # back to the class's own method
             # New exception handlers or middleware: the stack is built again by the next request.
-            if app.middleware_stack is None and not _setup_changed(app, setups):
-                app.middleware_stack = stack
+            if getattr(app, "middleware_stack", None) is not None and _setup_changed(app, setups):
+                app.middleware_stack = None
+
+
+def _late_add_middleware(app: Any, original: Callable[..., Any], thread: int) -> Callable[..., Any]:
+    """``add_middleware`` that a reload's run may call on an app that has served (Starlette
+    refuses once the middleware stack is built; it is built again after the run instead)."""
+
+    def add_middleware(middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if threading.get_ident() != thread or getattr(app, "middleware_stack", None) is None:
+            original(middleware_class, *args, **kwargs)
+            return
+        app.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+
+    return add_middleware
 
 
 # What Starlette builds into an app's middleware stack when it first serves.
