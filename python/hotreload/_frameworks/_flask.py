@@ -3,9 +3,11 @@
 Flask refuses ``@app.route`` once the app has handled a request, and
 ``@blueprint.route`` once the blueprint is registered: guards against setup
 code running late, which is exactly what a reload of a running app does. While
-a reload runs the module's new statements the guards are lifted (and put back
-after); routes a reload adds to a blueprint that is already registered are
-then replayed onto every app that registered it, with the URL prefix it got.
+a reload runs the module's new statements the guards let the reloading thread
+through (requests served meanwhile see them as they were); what a reload adds
+to a blueprint that is already registered is carried to every app that
+registered it (see _flask_blueprints.py), and registrations of removed or
+re-run definitions follow the edit (see _flask_registrations.py).
 Edited views need nothing: the view functions are updated in place. If the
 reload fails after its statements ran, what they registered on the live apps
 and blueprints (rules, view functions, blueprints, request hooks, error
@@ -24,7 +26,7 @@ from flask import Blueprint, Flask
 from hotreload._errors import ReloadError
 from hotreload._frameworks import _pending, _snapshot, _werkzeug_rules
 from hotreload._frameworks._flask_blueprints import carry_to_apps, hooks_of
-from hotreload._frameworks._flask_registrations import prune_hooks, prune_views, registered_again_replaces
+from hotreload._frameworks._flask_registrations import prune_hooks, prune_views, registered_again_replaces, setup_open
 from hotreload._frameworks._modules import user_modules
 
 # What route, hook and handler decorators write to, on apps and blueprints alike
@@ -74,20 +76,12 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
         for undo_rules in rules:
             undo_rules()
 
-    started = [(app, app._got_first_request) for app in apps]
     registered = [(bp, getattr(bp, "_got_registered_once", False), len(bp.deferred_functions), hooks_of(bp)) for bp in blueprints]
-    for app in apps:
-        app._got_first_request = False
-    for blueprint in blueprints:
-        blueprint._got_registered_once = False
     try:
-        with registered_again_replaces(apps, module):
+        with setup_open(apps + blueprints), registered_again_replaces(apps, module):
             yield undo
     finally:
-        for app, flag in started:
-            app._got_first_request = flag or app._got_first_request
         for blueprint, flag, count, hooks in registered:
-            blueprint._got_registered_once = flag or blueprint._got_registered_once
             if flag:
                 _pending.stash("flask", module, (blueprint, list(blueprint.deferred_functions[count:]), hooks))
 

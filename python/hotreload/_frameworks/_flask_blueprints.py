@@ -17,7 +17,7 @@ import types
 from typing import Any, Dict, List, Tuple
 
 from hotreload._frameworks import _snapshot
-from hotreload._frameworks._flask_registrations import registered_again_replaces
+from hotreload._frameworks._flask_registrations import registered_again_replaces, setup_open
 
 # A blueprint's own request hooks, merged into the app's under the registered name.
 _MERGED = (
@@ -56,13 +56,9 @@ def _replay(app: Any, blueprint: Any, registered: str, functions: List[Any], fir
     name_prefix, _, name = registered.rpartition(".")
     options = {"url_prefix": _prefix(app, blueprint, registered), "name": name, "name_prefix": name_prefix}
     state = blueprint.make_setup_state(app, options, first)
-    started, app._got_first_request = app._got_first_request, False
-    try:
-        with registered_again_replaces([app], module):
-            for function in functions:
-                function(state)
-    finally:
-        app._got_first_request = started
+    with setup_open([app]), registered_again_replaces([app], module):
+        for function in functions:
+            function(state)
 
 
 def _merge_hooks(app: Any, blueprint: Any, registered: str, before: Any, tx: Any) -> None:

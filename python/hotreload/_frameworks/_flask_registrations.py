@@ -32,6 +32,32 @@ _PLAIN_LISTS = ("teardown_appcontext_funcs", "shell_context_processors")
 
 
 @contextlib.contextmanager
+def setup_open(owners: List[Any]) -> Iterator[None]:
+    """Flask's setup methods (``route``, ``before_request``, ...) accept calls from this thread
+    while the block runs, on apps that have served and blueprints that are registered. Only this
+    thread's calls: a request served meanwhile must not see the guard down, and must not put it
+    back up halfway through the run either (flipping ``_got_first_request`` would do both)."""
+    thread = threading.get_ident()
+    for owner in owners:
+        check = getattr(owner, "_check_setup_finished", None)
+        if callable(check):
+            vars(owner)["_check_setup_finished"] = _open_to(thread, check)
+    try:
+        yield
+    finally:
+        for owner in owners:
+            vars(owner).pop("_check_setup_finished", None)  # back to the class's own method
+
+
+def _open_to(thread: int, check: Callable[[str], None]) -> Callable[[str], None]:
+    def check_setup_finished(f_name: str) -> None:
+        if threading.get_ident() != thread:
+            check(f_name)
+
+    return check_setup_finished
+
+
+@contextlib.contextmanager
 def registered_again_replaces(apps: List[Any], module: types.ModuleType) -> Iterator[None]:
     """What a re-run statement registers again replaces what its previous version registered:
     a view (an edited ``@app.route`` line, an edited ``app.add_url_rule(...)`` call) takes the
