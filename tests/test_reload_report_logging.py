@@ -172,3 +172,45 @@ def test_nothing_logged_at_info_is_misleading_on_failure(modules, caplog):
     for record in caplog.records:
         if record.name.split(".")[0] == "hotreload" and m.__name__ in record.getMessage():
             assert record.levelno >= logging.WARNING or "reloaded" not in record.getMessage().lower()
+
+
+FACTORY = """
+class App:
+    def __init__(self):
+        self.views = {}
+
+def create_app():
+    app = App()
+    def index():
+        return "i1"
+    app.views["/"] = index
+    return app
+
+def make_handler():
+    def handler():
+        return "h1"
+    return handler
+
+def helper():
+    return 1
+
+app = create_app()
+handler = make_handler()
+"""
+
+
+def test_an_edited_factory_warns_that_what_it_made_keeps_the_old_code(modules):
+    modules.install()
+    m = modules.make(FACTORY)
+    app = m.app
+    edited = FACTORY.replace('"i1"', '"i2"').replace('"h1"', '"h2"').replace("return 1", "return 2")
+    modules.edit(m, edited)
+    report = hotreload.reload(m)
+    assert m.app is app and app.views["/"]() == "i1"  # made by the earlier call: what the warning says
+    assert m.create_app().views["/"]() == "i2"
+    warnings = [w for w in report.warnings if "create_app" in w]
+    assert len(warnings) == 1 and "index" in warnings[0] and "called again" in warnings[0]
+    assert "create_app" in str(report)
+    # ``handler = make_handler()`` ran again and its handler was folded into the live one: no warning.
+    assert m.handler() == "h2"
+    assert not any("make_handler" in w or "helper" in w for w in report.warnings)

@@ -67,6 +67,14 @@ class RunPlan:
             names.update(_IDENTIFIER.findall(statement.text))
         return names
 
+    def names_called(self) -> Set[str]:
+        """The identifiers the running statements other than definitions refer to."""
+        names: Set[str] = set()
+        for statement in self.run:
+            if not statement.defines:
+                names.update(_IDENTIFIER.findall(statement.text))
+        return names
+
     def kept_data(self, source: SourceMap, live: Dict[str, Any]) -> List[str]:
         """Data names bound only by statements that did not run: they keep their live value."""
         if not self.incremental:

@@ -41,6 +41,27 @@ def function_changed(old: types.FunctionType, new: types.FunctionType) -> bool:
     )
 
 
+def inner_definitions_changed(old: types.FunctionType, new: types.FunctionType) -> List[str]:
+    """The functions defined inside ``old`` whose code the edit changed (lambdas included;
+    comprehensions and generator expressions, which no caller keeps, left out)."""
+
+    def inner(code: types.CodeType) -> Dict[str, types.CodeType]:
+        found = {}
+        for const in code.co_consts:
+            if type(const) is types.CodeType and (not const.co_name.startswith("<") or const.co_name == "<lambda>"):
+                found[const.co_name] = const
+        return found
+
+    before, after = inner(old.__code__), inner(new.__code__)
+    return sorted(name for name, code in before.items() if name in after and _body(code) != _body(after[name]))
+
+
+def _body(code: types.CodeType) -> Tuple[Any, ...]:
+    """What a code object does, without where it is (line numbers left out)."""
+    consts = tuple(_body(c) if type(c) is types.CodeType else c for c in code.co_consts)
+    return code.co_code, code.co_names, consts
+
+
 class Reconciler:
     """Folds new objects into old ones within one transaction."""
 
@@ -67,6 +88,8 @@ class Reconciler:
         self.updated = self.report.updated
         self.added = self.report.added
         self.warnings = self.report.warnings
+        # (label, inner function names) of updated functions whose inner functions changed.
+        self.factories_changed: List[Tuple[str, List[str]]] = []
         self._remapped: Set[int] = set()
         # Old definitions of the module by qualified name, and the ids of the
         # objects the run of the new source made (both set by the reload).
@@ -108,6 +131,8 @@ class Reconciler:
             self.fold(old, new)  # re-executed unchanged, line numbers and all
             return old
         changed = function_changed(old, new)
+        if changed:
+            self._warn_about_inner_definitions(old, new, label)
         # Defaults of nested functions (a decorator's wrapped one) are substituted too.
         _hotreload.update_function_in(self.tx.undo_log, old, new, self.replaced or None)
         self.replaced[id(new)] = old
@@ -117,6 +142,14 @@ class Reconciler:
         if changed:
             self.updated.append(label)
         return old
+
+    def _warn_about_inner_definitions(self, old: types.FunctionType, new: types.FunctionType, label: str) -> None:
+        """A factory (``create_app()``, a decorator) whose inner functions changed: what its
+        earlier calls made (views registered there, wrappers, callbacks) runs the old code.
+        Noted here; the reload words the warning once it knows which statements ran."""
+        inner = inner_definitions_changed(old, new)
+        if inner:
+            self.factories_changed.append((label, inner))
 
     def update_cache_wrapper(self, old: Any, new: Any, label: str) -> Any:
         """``lru_cache``/``cache``: updates the wrapped function in place, clears the cache."""

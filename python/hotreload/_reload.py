@@ -330,6 +330,7 @@ class _Reload:
                     self.report.rebound.extend(rebind_importers(tx, self.module, change.replaced, live))
                     repoint_registries(tx, self.module, live, reconciler.replaced, plan.used_names())
                 _frameworks.after_reload(self.module, tx, gone)
+                self._warn_about_factories(reconciler.factories_changed, plan)
         except ReloadError as error:
             if error.path is None:
                 raise self._locate(error, text) from error.__cause__
@@ -340,6 +341,18 @@ class _Reload:
                 name=self.name,
                 path=self.path,
             ) from error
+
+    def _warn_about_factories(self, changed: List[Tuple[str, List[str]]], plan: RunPlan) -> None:
+        """A function whose inner functions changed made, when it was called before, functions
+        that still run the old code (views of ``create_app()``, a decorator's wrappers), unless a
+        statement that calls it ran again in this reload."""
+        calling = plan.names_called() if changed else set()
+        for label, inner in changed:
+            if label.split(".")[0] not in calling:
+                self.report.warnings.append(
+                    f"{label}: the functions it defines inside ({', '.join(inner)}) changed; the ones its "
+                    "earlier calls made keep their old code until it is called again"
+                )
 
     def _locate(self, error: ReloadError, text: str) -> ReloadError:
         """The same error, with this module's file and the line of the definition it names."""
