@@ -24,6 +24,7 @@ import py_compile
 import re
 import sys
 import textwrap
+import threading
 import types
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -411,3 +412,25 @@ def modules(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[
 @pytest.fixture(name="report_has")
 def report_has_fixture() -> Any:
     return report_has
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Serves a WSGI app on 127.0.0.1 with werkzeug's threaded server, in a thread; returns its
+    base URL. Stops at teardown."""
+    servers = []
+
+    def start(app: Any) -> str:
+        from werkzeug.serving import make_server
+
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

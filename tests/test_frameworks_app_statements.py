@@ -12,6 +12,7 @@ from typing import Any, List
 
 import hotreload
 import pytest
+from apps import FLASK_BLUEPRINT_APP
 
 STARLETTE_APP = """
 from starlette.applications import Starlette
@@ -149,22 +150,7 @@ def test_a_route_decorator_edit_moves_the_route(modules: Any) -> None:
     assert paths.count("/goods") == 1
 
 
-FLASK_APP = """
-from flask import Blueprint, Flask
-
-app = Flask(__name__)
-pages = Blueprint("pages", __name__)
-
-@pages.route("/about")
-def about():
-    return "about v1"
-
-app.register_blueprint(pages, url_prefix="/pages")
-
-@app.route("/items")
-def items():
-    return "items v1"
-"""
+FLASK_APP = FLASK_BLUEPRINT_APP
 
 
 def _flask(modules: Any) -> Any:

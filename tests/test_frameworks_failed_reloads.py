@@ -19,24 +19,10 @@ from typing import Any, List
 
 import hotreload
 import pytest
+from apps import FLASK_BLUEPRINT_APP
 from servers import write_app
 
-FLASK_APP = """
-from flask import Blueprint, Flask
-
-app = Flask(__name__)
-pages = Blueprint("pages", __name__)
-
-@pages.route("/about")
-def about():
-    return "about v1"
-
-app.register_blueprint(pages, url_prefix="/pages")
-
-@app.route("/")
-def index():
-    return "index v1"
-"""
+FLASK_APP = FLASK_BLUEPRINT_APP
 
 FLASK_ADDITIONS = """
 @app.route("/new")
@@ -83,7 +69,7 @@ def _flask_app(modules: Any) -> Any:
     modules.install()
     m = modules.make(FLASK_APP)
     client = m.app.test_client()
-    assert _text(client, "/") == (200, "index v1")  # the app has served: Flask's setup guards are up
+    assert _text(client, "/items") == (200, "items v1")  # the app has served: Flask's setup guards are up
     return m, client
 
 

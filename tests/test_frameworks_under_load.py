@@ -131,26 +131,6 @@ EXTRA = {
 
 
 @pytest.fixture
-def werkzeug_server() -> Iterator[Callable[[Any], str]]:
-    servers = []
-
-    def start(app: Any) -> str:
-        from werkzeug.serving import make_server
-
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
 def uvicorn_server() -> Iterator[Callable[[Any], str]]:
     servers = []
 
@@ -180,10 +160,10 @@ def uvicorn_server() -> Iterator[Callable[[Any], str]]:
         thread.join(timeout=10)
 
 
-def test_a_flask_server_under_load_serves_every_reload(modules: Any, werkzeug_server: Any) -> None:
+def test_a_flask_server_under_load_serves_every_reload(modules: Any, serve: Any) -> None:
     pytest.importorskip("flask", reason="Flask is in the test extra; missing only if not installed")
     modules.install()
-    _check(_hammer(modules, FLASK_APP, werkzeug_server))
+    _check(_hammer(modules, FLASK_APP, serve))
 
 
 def test_a_fastapi_server_under_load_serves_every_reload(modules: Any, uvicorn_server: Any) -> None:

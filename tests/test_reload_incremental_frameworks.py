@@ -6,9 +6,8 @@ unrelated edit untouched, click groups get edited and new commands and options.
 
 from __future__ import annotations
 
-import threading
 import urllib.request
-from typing import Any, Iterator
+from typing import Any
 
 import hotreload
 import pytest
@@ -69,27 +68,6 @@ def test_a_flask_route_added_before_the_first_request_is_on_the_live_app(modules
     client = app.test_client()
     assert client.get("/new").get_data(as_text=True) == "new route"
     assert client.get("/").get_data(as_text=True) == "index v2"
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Serves a WSGI app on 127.0.0.1 in a thread; returns its base URL. Stops at teardown."""
-    servers = []
-
-    def start(app: Any) -> str:
-        from werkzeug.serving import make_server
-
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _get(url: str) -> Any:

@@ -69,7 +69,7 @@ def _merge_hooks(app: Any, blueprint: Any, registered: str, before: Any, tx: Any
             added = [f for f in values if id(f) not in known]
             if added:
                 target = getattr(app, name)
-                _record_restore(tx, target)
+                _snapshot.record_restore(tx, target)
                 target.setdefault(registered if key is None else f"{registered}.{key}", []).extend(added)
     for scope, codes in blueprint.error_handler_spec.items():
         for code, handlers in codes.items():
@@ -77,14 +77,8 @@ def _merge_hooks(app: Any, blueprint: Any, registered: str, before: Any, tx: Any
                 if spec.get(scope, {}).get(code, {}).get(exception) is handler:
                     continue
                 target_scope = registered if scope is None else f"{registered}.{scope}"
-                _record_restore(tx, app.error_handler_spec, depth=3)
+                _snapshot.record_restore(tx, app.error_handler_spec, depth=3)
                 app.error_handler_spec.setdefault(target_scope, {}).setdefault(code, {})[exception] = handler
-
-
-def _record_restore(tx: Any, registry: Any, depth: int = 2) -> None:
-    captured = _snapshot.capture(registry, depth=depth)
-    if captured is not None:
-        tx.record(lambda: _snapshot.restore(captured))
 
 
 def _prefix(app: Any, blueprint: Any, registered: str) -> Any:

@@ -168,7 +168,7 @@ def _prune_lists(registry: Any, lists: List[List[Any]], module: types.ModuleType
     stale = gone | {id(kept) for kept in pairs.values()}
     if not any(id(f) in stale or id(f) in pairs for functions in lists for f in functions):
         return
-    _record_restore(tx, registry)
+    _snapshot.record_restore(tx, registry)
     for functions in lists:
         functions[:] = [pairs.get(id(f), f) for f in functions if id(f) not in stale]
 
@@ -180,7 +180,7 @@ def _prune_handlers(spec: Dict[Any, Any], module: types.ModuleType, gone: Set[in
     stale = gone | {id(kept) for kept in pairs.values()}
     if not any(id(handlers[e]) in stale or id(handlers[e]) in pairs for handlers, e in leaves):
         return
-    _record_restore(tx, spec, depth=3)
+    _snapshot.record_restore(tx, spec, depth=3)
     for handlers, exception in leaves:
         handler = handlers[exception]
         if id(handler) in stale:
@@ -197,9 +197,3 @@ def _made_again(functions: Any, module: types.ModuleType) -> Dict[int, Any]:
         if kept is not function:
             pairs[id(function)] = kept
     return pairs
-
-
-def _record_restore(tx: Any, registry: Any, depth: int = 2) -> None:
-    captured = _snapshot.capture(registry, depth=depth)
-    if captured is not None:
-        tx.record(lambda: _snapshot.restore(captured))

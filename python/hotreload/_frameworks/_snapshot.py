@@ -58,6 +58,13 @@ def capture_attributes(owner: Any, names: Tuple[str, ...], depth: int = 1) -> Li
     return [c for c in found if c is not None]
 
 
+def record_restore(tx: Any, registry: Any, depth: int = 2) -> None:
+    """Records in ``tx`` how to put ``registry`` back as it is now (before changing it)."""
+    captured = capture(registry, depth=depth)
+    if captured is not None:
+        tx.record(lambda: restore(captured))
+
+
 def once(action: Callable[[], None]) -> Callable[[], None]:
     """``action``, made safe to call more than once (it runs the first time only)."""
     done: Dict[str, bool] = {}
