@@ -129,7 +129,10 @@ class Snapshot:
         if closure:
             for name, cell in zip(func.__code__.co_freevars, closure):
                 value = _cell_value(cell)
-                if value is not _EMPTY:
+                # A 3.14+ annotate function's __classdict__ is the namespace of the class body that
+                # made it: CPython clears it when that class is collected (attrs' slotted classes
+                # replace theirs), at whatever moment the collector runs; its identity is kept above.
+                if value is not _EMPTY and name != "__classdict__":
                     self._capture(f"{label}<cell {name}>", value)
 
     def _capture_class(self, label: str, cls: type) -> None:
