@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional, Pattern, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Pattern, Set, Tuple
 
 from hotreload._kinds import is_class, is_definition_object, is_lazy_import
 from hotreload._source_map import SourceMap, Statement
@@ -60,20 +60,11 @@ class RunPlan:
 
     def used_names(self) -> Optional[Set[str]]:
         """The identifiers the running statements' text refers to (None: the whole module ran)."""
-        if not self.incremental:
-            return None
-        names: Set[str] = set()
-        for statement in self.run:
-            names.update(_IDENTIFIER.findall(statement.text))
-        return names
+        return _identifiers(self.run) if self.incremental else None
 
     def names_called(self) -> Set[str]:
         """The identifiers the running statements other than definitions refer to."""
-        names: Set[str] = set()
-        for statement in self.run:
-            if not statement.defines:
-                names.update(_IDENTIFIER.findall(statement.text))
-        return names
+        return _identifiers(s for s in self.run if not s.defines)
 
     def kept_data(self, source: SourceMap, live: Dict[str, Any]) -> List[str]:
         """Data names bound only by statements that did not run: they keep their live value."""
@@ -180,3 +171,10 @@ def _removed_names(old: SourceMap, new: SourceMap, gone: List[Statement]) -> Fro
     if not candidates:
         return frozenset()
     return frozenset(name for name in candidates if not new.binds("", name))
+
+
+def _identifiers(statements: Iterable[Statement]) -> Set[str]:
+    names: Set[str] = set()
+    for statement in statements:
+        names.update(_IDENTIFIER.findall(statement.text))
+    return names

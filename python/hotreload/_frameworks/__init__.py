@@ -45,8 +45,6 @@ import sys
 import types
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional
 
-from hotreload._frameworks import _snapshot
-
 # Adapter module (in this package) -> the module whose presence in sys.modules loads it.
 _TRIGGERS = (
     ("_pydantic", "pydantic"),
@@ -83,14 +81,14 @@ def _hooks(name: str) -> List[Callable[..., Any]]:
 @contextlib.contextmanager
 def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     """Wraps the run of ``module``'s new source in every adapter's ``executing``; yields
-    the undo of what the run registered with the frameworks (newest first, once)."""
+    the undo of what the run registered with the frameworks (newest first)."""
     hooks = _hooks("executing")
     if not hooks:
         yield _nothing
         return
     with contextlib.ExitStack() as stack:
         undos = [undo for undo in (stack.enter_context(hook(module)) for hook in hooks) if callable(undo)]
-        yield _snapshot.once(lambda: _undo_all(undos))
+        yield lambda: _undo_all(undos)
 
 
 def _nothing() -> None:

@@ -26,25 +26,19 @@ from flask import Blueprint, Flask
 from hotreload._errors import ReloadError
 from hotreload._frameworks import _pending, _snapshot, _werkzeug_rules
 from hotreload._frameworks._flask_blueprints import carry_to_apps, hooks_of
-from hotreload._frameworks._flask_registrations import prune_hooks, prune_views, registered_again_replaces, setup_open
+from hotreload._frameworks._flask_registrations import (
+    HOOK_LISTS,
+    PLAIN_LISTS,
+    prune_hooks,
+    prune_views,
+    registered_again_replaces,
+    setup_open,
+)
 from hotreload._frameworks._modules import user_modules
 
 # What route, hook and handler decorators write to, on apps and blueprints alike
 # (error_handler_spec nests three deep: scope -> code -> exception class -> handler).
-_REGISTRIES = (
-    "view_functions",
-    "blueprints",
-    "deferred_functions",
-    "before_request_funcs",
-    "after_request_funcs",
-    "teardown_request_funcs",
-    "teardown_appcontext_funcs",
-    "template_context_processors",
-    "url_value_preprocessors",
-    "url_default_functions",
-    "shell_context_processors",
-    "error_handler_spec",
-)
+_REGISTRIES = ("view_functions", "blueprints", "deferred_functions", *HOOK_LISTS, *PLAIN_LISTS, "error_handler_spec")
 
 
 def _objects(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:

@@ -17,24 +17,14 @@ import types
 from typing import Any, Dict, List, Tuple
 
 from hotreload._frameworks import _snapshot
-from hotreload._frameworks._flask_registrations import registered_again_replaces, setup_open
-
-# A blueprint's own request hooks, merged into the app's under the registered name.
-_MERGED = (
-    "before_request_funcs",
-    "after_request_funcs",
-    "teardown_request_funcs",
-    "url_default_functions",
-    "url_value_preprocessors",
-    "template_context_processors",
-)
+from hotreload._frameworks._flask_registrations import HOOK_LISTS, registered_again_replaces, setup_open
 
 Hooks = Dict[str, Dict[Any, List[Any]]]
 
 
 def hooks_of(blueprint: Any) -> Tuple[Hooks, Dict[Any, Dict[Any, Dict[Any, Any]]]]:
     """A copy of the blueprint's own hooks and error handlers, to tell later what was added."""
-    hooks = {name: {key: list(values) for key, values in getattr(blueprint, name, {}).items()} for name in _MERGED}
+    hooks = {name: {key: list(values) for key, values in getattr(blueprint, name, {}).items()} for name in HOOK_LISTS}
     spec = {scope: {code: dict(handlers) for code, handlers in codes.items()} for scope, codes in blueprint.error_handler_spec.items()}
     return hooks, spec
 
@@ -63,7 +53,7 @@ def _replay(app: Any, blueprint: Any, registered: str, functions: List[Any], fir
 
 def _merge_hooks(app: Any, blueprint: Any, registered: str, before: Any, tx: Any) -> None:
     hooks, spec = before
-    for name in _MERGED:
+    for name in HOOK_LISTS:
         for key, values in getattr(blueprint, name, {}).items():
             known = {id(f) for f in hooks[name].get(key, ())}
             added = [f for f in values if id(f) not in known]

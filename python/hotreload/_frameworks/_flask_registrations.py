@@ -19,8 +19,9 @@ from typing import Any, Callable, Dict, Iterator, List, Set
 from hotreload._frameworks import _snapshot, _werkzeug_rules
 from hotreload._frameworks._endpoints import kept_function
 
-# Registries of functions: name -> key (blueprint name or None) -> functions.
-_HOOK_LISTS = (
+# Registries of functions: name -> key (blueprint name or None) -> functions. A blueprint's own
+# are merged into the app's under the name it is registered with.
+HOOK_LISTS = (
     "before_request_funcs",
     "after_request_funcs",
     "teardown_request_funcs",
@@ -28,7 +29,7 @@ _HOOK_LISTS = (
     "url_value_preprocessors",
     "url_default_functions",
 )
-_PLAIN_LISTS = ("teardown_appcontext_funcs", "shell_context_processors")
+PLAIN_LISTS = ("teardown_appcontext_funcs", "shell_context_processors")
 
 
 @contextlib.contextmanager
@@ -98,9 +99,8 @@ def _unregister(app: Any, name: str) -> None:
     """Takes out of the app what registering a blueprint as ``name`` put in (nested ones too)."""
     owned = lambda key: key == name or (isinstance(key, str) and key.startswith(name + "."))  # noqa: E731
     for endpoint in [endpoint for endpoint in app.view_functions if isinstance(endpoint, str) and endpoint.startswith(name + ".")]:
-        _werkzeug_rules.remove_endpoint(app.url_map, endpoint)
-        del app.view_functions[endpoint]
-    for registry_name in ("blueprints", "error_handler_spec", *_HOOK_LISTS):
+        _drop_endpoint(app, endpoint)
+    for registry_name in ("blueprints", "error_handler_spec", *HOOK_LISTS):
         registry = getattr(app, registry_name, None)
         if isinstance(registry, dict):
             for key in [key for key in registry if owned(key)]:
@@ -112,11 +112,16 @@ def _replacing_add_url_rule(app: Any, original: Callable[..., Any], module: type
         name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
         previous = app.view_functions.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and threading.get_ident() == thread and _is_redefinition(previous, view_func, module):
-            _werkzeug_rules.remove_endpoint(app.url_map, name)
-            del app.view_functions[name]
+            _drop_endpoint(app, name)
         return original(rule, endpoint, view_func, *args, **options)
 
     return add_url_rule
+
+
+def _drop_endpoint(app: Any, endpoint: str) -> None:
+    """An endpoint's rules and view out of the app (while a run's undo covers the app)."""
+    _werkzeug_rules.remove_endpoint(app.url_map, endpoint)
+    del app.view_functions[endpoint]
 
 
 def _is_redefinition(previous: Any, view: Any, module: types.ModuleType) -> bool:
@@ -149,7 +154,7 @@ def prune_views(app: Any, module: types.ModuleType, gone: Set[int], tx: Any) -> 
 
 def prune_hooks(owner: Any, module: types.ModuleType, gone: Set[int], tx: Any) -> None:
     """The same for request hooks, context processors and error handlers, registry by registry."""
-    for name in _HOOK_LISTS + _PLAIN_LISTS:
+    for name in HOOK_LISTS + PLAIN_LISTS:
         registry = getattr(owner, name, None)
         if isinstance(registry, dict):
             lists = [functions for functions in registry.values() if isinstance(functions, list)]

@@ -11,7 +11,7 @@ edit then registers its routes as if the failed one had never run.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 # (container, its items as they were, the same for the containers it holds)
 Captured = Tuple[Any, Any, List["Captured"]]
@@ -35,21 +35,30 @@ def restore(captured: Captured) -> None:
     """Puts the captured contents back into the same containers."""
     container, items, inner = captured
     if isinstance(container, dict):
-        if not _same_dict(container, items):
+        if not same_items(container, items):
             for key in [key for key in container if key not in items]:
                 del container[key]  # key by key: a request served meanwhile never sees it empty
             container.update(items)
-    elif len(container) != len(items) or any(a is not b for a, b in zip(container, items)):
+    elif not same_items(container, items):
         container[:] = items
     for held in inner:
         restore(held)
 
 
-def _same_dict(current: Dict[Any, Any], items: Dict[Any, Any]) -> bool:
-    """Same keys, and each value the same object (never ``==``: that may run user code)."""
+def same_items(current: Any, items: Any) -> bool:
+    """Whether a dict or list holds the same objects as ``items`` (a dict: under the same keys;
+    a list: in the same order). Compared by identity, never ``==``: that may run user code."""
     if len(current) != len(items):
         return False
-    return all(key in items and items[key] is value for key, value in current.items())
+    if isinstance(current, dict):
+        return all(key in items and items[key] is value for key, value in current.items())
+    return all(a is b for a, b in zip(current, items))
+
+
+def changed_since(captured: Captured) -> bool:
+    """Whether the captured container itself (not the ones it holds) holds other objects now."""
+    container, items, _ = captured
+    return not same_items(container, items)
 
 
 def capture_attributes(owner: Any, names: Tuple[str, ...], depth: int = 1) -> List[Captured]:
@@ -63,15 +72,3 @@ def record_restore(tx: Any, registry: Any, depth: int = 2) -> None:
     captured = capture(registry, depth=depth)
     if captured is not None:
         tx.record(lambda: restore(captured))
-
-
-def once(action: Callable[[], None]) -> Callable[[], None]:
-    """``action``, made safe to call more than once (it runs the first time only)."""
-    done: Dict[str, bool] = {}
-
-    def run() -> None:
-        if not done:
-            done["ran"] = True
-            action()
-
-    return run

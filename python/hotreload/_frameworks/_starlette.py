@@ -69,18 +69,19 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     """Notes, before the endpoints change, which route options FastAPI inferred, and the
     routes each router has (put back if the reload fails)."""
     routing = _fastapi()
-    routers = [router for owner in _apps_and_routers(module) for router in _routers(owner)]
+    owners = _apps_and_routers(module)
+    routers = [router for owner in owners for router in _routers(owner)]
     if routing is not None:
         for router in routers:
             for route in router.routes:
                 if isinstance(route, routing.APIRoute) and _INFERRED not in vars(route):
                     vars(route)[_INFERRED] = _what_was_inferred(routing, route)
     captured = [c for c in (_snapshot.capture(router.routes) for router in routers) if c is not None]
-    live_apps = [owner for owner in _apps_and_routers(module) if isinstance(owner, Starlette)]
-    setups = [c for app in live_apps for c in _snapshot.capture_attributes(app, _SETUP, depth=1)]
+    live_apps = [owner for owner in owners if isinstance(owner, Starlette)]
+    setups = [(app, _snapshot.capture_attributes(app, _SETUP)) for app in live_apps]
 
     def undo() -> None:
-        for held in captured + setups:
+        for held in captured + [c for _, held_setup in setups for c in held_setup]:
             _snapshot.restore(held)
         _mark_changed(routers)
 
@@ -92,10 +93,10 @@ def executing(module: types.ModuleType) -> Iterator[Callable[[], None]]:
     try:
         yield undo
     finally:
-        for app in live_apps:
+        for app, held_setup in setups:
             vars(app).pop("add_middleware", None)  # back to the class's own method
             # New exception handlers or middleware: the stack is built again by the next request.
-            if getattr(app, "middleware_stack", None) is not None and _setup_changed(app, setups):
+            if getattr(app, "middleware_stack", None) is not None and any(map(_snapshot.changed_since, held_setup)):
                 app.middleware_stack = None
 
 
@@ -114,19 +115,6 @@ def _late_add_middleware(app: Any, original: Callable[..., Any], thread: int) ->
 
 # What Starlette builds into an app's middleware stack when it first serves.
 _SETUP = ("exception_handlers", "user_middleware")
-
-
-def _setup_changed(app: Any, setups: List[Any]) -> bool:
-    for container, items, _ in setups:
-        if any(container is getattr(app, name, None) for name in _SETUP):
-            if len(container) != len(items):
-                return True
-            if isinstance(container, dict):
-                if any(key not in items or items[key] is not value for key, value in container.items()):
-                    return True
-            elif any(a is not b for a, b in zip(container, items)):
-                return True
-    return False
 
 
 def _mark_changed(routers: List[Any]) -> None:
@@ -405,7 +393,7 @@ def _made_again(route: Any, endpoint: Any) -> Any:
 def _replace_all(tx: Any, routes: List[Any], new: List[Any]) -> None:
     """The router's routes become ``new`` in one assignment (a request never sees them half-changed)."""
     before = list(routes)
-    if len(before) == len(new) and all(a is b for a, b in zip(before, new)):
+    if _snapshot.same_items(before, new):
         return
     routes[:] = new
     tx.record(lambda: routes.__setitem__(slice(None), before))

@@ -66,7 +66,7 @@ def capture(url_map: Any) -> Callable[[], None]:
         if listed_before is not None and isinstance(listed, list):
             listed[:] = listed_before
         for state, rules in states:
-            if len(state.rules) != len(rules) or any(a is not b for a, b in zip(state.rules, rules)):
+            if not _snapshot.same_items(state.rules, rules):
                 state.rules[:] = rules
         added = {id(rule) for state in _states(url_map) for rule in state.rules if id(rule) not in known}
         added |= {id(rule) for rule in url_map.iter_rules() if id(rule) not in known}
