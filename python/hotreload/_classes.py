@@ -98,8 +98,8 @@ def _check_compatible(reconciler: Reconciler, old: type, new: type, label: str) 
         error = ReloadError(
             f"class {label} in module {reconciler.module_name} cannot be updated in place: {why}",
             name=reconciler.module_name,
+            label=label,
         )
-        error.label = label  # type: ignore[attr-defined]
         raise error
 
     _frameworks.preflight(old, new, label, reconciler.module_name)  # framework-specific, clearer refusals first
@@ -167,8 +167,8 @@ def _set_bases(reconciler: Reconciler, old: type, bases: tuple, label: str) -> N
             f"class {label} in module {reconciler.module_name} cannot change its bases "
             f"from {_names(old.__bases__)} to {_names(bases)}: {error}",
             name=reconciler.module_name,
+            label=label,
         )
-        failure.label = label  # type: ignore[attr-defined]
         raise failure from error
 
 

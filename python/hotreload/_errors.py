@@ -10,7 +10,9 @@ class ReloadError(ImportError):
 
     The message names the module, file and line where one exists; the original
     error is chained as ``__cause__``. ``name`` and ``path`` are the module's
-    (as for :class:`ImportError`), ``lineno`` the line, when known.
+    (as for :class:`ImportError`), ``lineno`` the line, when known. ``label``
+    is the top-level name the error is about (a class, an app), from which a
+    reload finds the line when the error is raised without one.
     """
 
     def __init__(
@@ -20,9 +22,11 @@ class ReloadError(ImportError):
         name: Optional[str] = None,
         path: Optional[str] = None,
         lineno: Optional[int] = None,
+        label: Optional[str] = None,
     ) -> None:
         super().__init__(message, name=name, path=path)
         self.lineno = lineno
+        self.label = label
 
     @property
     def filename(self) -> Optional[str]:

@@ -356,10 +356,7 @@ class _Reload:
 
     def _locate(self, error: ReloadError, text: str) -> ReloadError:
         """The same error, with this module's file and the line of the definition it names."""
-        lineno = None
-        label = getattr(error, "label", None)
-        if label:
-            lineno = map_source(text).first_line("", label.split(".")[0])
+        lineno = map_source(text).first_line("", error.label.split(".")[0]) if error.label else None
         message = f"{error.args[0] if error.args else error} ({self.path}, line {lineno})"
         return ReloadError(message, name=self.name, path=self.path, lineno=lineno)
 

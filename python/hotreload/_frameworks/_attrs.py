@@ -39,8 +39,8 @@ def preflight(old: type, new: type, label: str, module_name: str) -> None:
         "is slotted (attrs.define's default), so the layout of its instances is fixed: restart the program "
         "to apply it, or declare the class with slots=False to change fields while it runs",
         name=module_name,
+        label=label,
     )
-    error.label = label  # type: ignore[attr-defined]
     raise error
 
 

@@ -136,8 +136,8 @@ def preflight(old: type, new: type, label: str, module_name: str) -> None:
             f"definition changed ({difference}); fields and database options of a model stay fixed while "
             "the program runs: restart the program (and make a migration) to apply this change",
             name=module_name,
+            label=label,
         )
-        error.label = label  # type: ignore[attr-defined]
         raise error
 
 

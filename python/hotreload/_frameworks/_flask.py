@@ -94,8 +94,8 @@ def replacing_data(old: Any, new: Any, name: str, module_name: str, tx: Any) -> 
         "arguments cannot change while it runs: restart the program to apply this change "
         "(routes, views and app.config settings apply without a restart)",
         name=module_name,
+        label=name,
     )
-    error.label = name  # type: ignore[attr-defined]
     raise error
 
 

@@ -101,8 +101,8 @@ def preflight(old: type, new: type, label: str, module_name: str) -> None:
             f"changed ({difference}); the table, columns and relationships of a mapped class stay fixed "
             "while the program runs: restart the program to apply this change",
             name=module_name,
+            label=label,
         )
-        error.label = label  # type: ignore[attr-defined]
         raise error
 
 

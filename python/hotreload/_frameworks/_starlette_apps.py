@@ -63,8 +63,8 @@ def refuse_unchangeable(old: Any, new: Any, name: str, module_name: str) -> None
             f"its {setting} ({before} -> {after}), which the running app built once, when it first served; "
             f"restart the program to apply it (routes and descriptive settings apply without a restart)",
             name=module_name,
+            label=name,
         )
-        error.label = name  # type: ignore[attr-defined]
         raise error
 
 
