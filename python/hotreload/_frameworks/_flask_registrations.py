@@ -98,8 +98,10 @@ def _replacing_register_blueprint(app: Any, original: Callable[..., Any], thread
 def _unregister(app: Any, name: str) -> None:
     """Takes out of the app what registering a blueprint as ``name`` put in (nested ones too)."""
     owned = lambda key: key == name or (isinstance(key, str) and key.startswith(name + "."))  # noqa: E731
+    # Only the rules: the views stay for requests that matched a rule a moment ago, and the
+    # registration that follows sets the same endpoints again.
     for endpoint in [endpoint for endpoint in app.view_functions if isinstance(endpoint, str) and endpoint.startswith(name + ".")]:
-        _drop_endpoint(app, endpoint)
+        _werkzeug_rules.remove_endpoint(app.url_map, endpoint)
     for registry_name in ("blueprints", "error_handler_spec", *HOOK_LISTS):
         registry = getattr(app, registry_name, None)
         if isinstance(registry, dict):
@@ -112,16 +114,13 @@ def _replacing_add_url_rule(app: Any, original: Callable[..., Any], module: type
         name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
         previous = app.view_functions.get(name) if isinstance(name, str) else None
         if isinstance(name, str) and threading.get_ident() == thread and _is_redefinition(previous, view_func, module):
-            _drop_endpoint(app, name)
+            # The view first, then the old rules out: a request that matched an old rule a moment
+            # ago finds a view for its endpoint (the new one), never a missing one (a 500).
+            app.view_functions[name] = view_func
+            _werkzeug_rules.remove_endpoint(app.url_map, name)
         return original(rule, endpoint, view_func, *args, **options)
 
     return add_url_rule
-
-
-def _drop_endpoint(app: Any, endpoint: str) -> None:
-    """An endpoint's rules and view out of the app (while a run's undo covers the app)."""
-    _werkzeug_rules.remove_endpoint(app.url_map, endpoint)
-    del app.view_functions[endpoint]
 
 
 def _is_redefinition(previous: Any, view: Any, module: types.ModuleType) -> bool:
